@@ -1,0 +1,115 @@
+//! Row-at-a-time Arrow builders for one table, typed from the table's column list.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+
+use super::schema::{ColumnType, Table, UTC};
+
+enum ColumnBuilder {
+    Utf8(StringBuilder),
+    Int32(Int32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(kind: ColumnType) -> Self {
+        match kind {
+            ColumnType::Utf8 => ColumnBuilder::Utf8(StringBuilder::new()),
+            ColumnType::Int32 => ColumnBuilder::Int32(Int32Builder::new()),
+            ColumnType::TimestampMicrosUtc => ColumnBuilder::Timestamp(
+                TimestampMicrosecondBuilder::new().with_timezone(UTC),
+            ),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Utf8(builder) => Arc::new(builder.finish()),
+            ColumnBuilder::Int32(builder) => Arc::new(builder.finish()),
+            ColumnBuilder::Timestamp(builder) => Arc::new(builder.finish()),
+        }
+    }
+}
+
+/// Builds one table's record batch. Values are appended in column order; [`TableBuilder::end_row`]
+/// checks that a row got exactly one value per column, so a flattening bug fails loudly in tests.
+pub struct TableBuilder {
+    table: Table,
+    columns: Vec<ColumnBuilder>,
+    next_column: usize,
+    rows: usize,
+    /// Approximate bytes of appended values, used to decide when to flush.
+    bytes: usize,
+}
+
+impl TableBuilder {
+    pub fn new(table: Table) -> Self {
+        let columns = table.columns().iter().map(|c| ColumnBuilder::new(c.kind)).collect();
+        TableBuilder { table, columns, next_column: 0, rows: 0, bytes: 0 }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn column(&mut self) -> &mut ColumnBuilder {
+        let index = self.next_column;
+        self.next_column += 1;
+        &mut self.columns[index]
+    }
+
+    pub fn str(&mut self, value: Option<&str>) -> &mut Self {
+        self.bytes += value.map_or(1, str::len);
+        match self.column() {
+            ColumnBuilder::Utf8(builder) => builder.append_option(value),
+            _ => unreachable!("column order does not match the schema: expected a string column"),
+        }
+        self
+    }
+
+    pub fn int32(&mut self, value: Option<i32>) -> &mut Self {
+        self.bytes += 4;
+        match self.column() {
+            ColumnBuilder::Int32(builder) => builder.append_option(value),
+            _ => unreachable!("column order does not match the schema: expected an int32 column"),
+        }
+        self
+    }
+
+    pub fn timestamp_micros(&mut self, value: Option<i64>) -> &mut Self {
+        self.bytes += 8;
+        match self.column() {
+            ColumnBuilder::Timestamp(builder) => builder.append_option(value),
+            _ => unreachable!("column order does not match the schema: expected a timestamp column"),
+        }
+        self
+    }
+
+    pub fn end_row(&mut self) {
+        assert_eq!(
+            self.next_column,
+            self.columns.len(),
+            "row of table {} has {} values for {} columns",
+            self.table.name(),
+            self.next_column,
+            self.columns.len()
+        );
+        self.next_column = 0;
+        self.rows += 1;
+    }
+
+    /// Returns the rows appended so far as one batch and starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        self.rows = 0;
+        self.bytes = 0;
+        RecordBatch::try_new(self.table.arrow_schema(), arrays)
+    }
+}

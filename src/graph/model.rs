@@ -1,0 +1,215 @@
+//! The `aiInteraction` record as Graph returns it, read tolerantly: unknown fields are ignored,
+//! enum-like values stay strings (new values such as `unknownFutureValue` pass through), every
+//! optional field accepts `null`, and `from.device` may be an object or a plain string.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// One page of a Graph collection. Records stay raw so that one bad record is rejected alone
+/// instead of failing the whole page.
+#[derive(Debug, Deserialize)]
+pub struct RawPage<'a> {
+    #[serde(borrow)]
+    pub value: Vec<&'a RawValue>,
+    #[serde(rename = "@odata.nextLink")]
+    pub next_link: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Interaction {
+    pub id: String,
+    pub session_id: String,
+    pub request_id: Option<String>,
+    pub app_class: Option<String>,
+    pub interaction_type: Option<String>,
+    pub conversation_type: Option<String>,
+    pub etag: Option<String>,
+    pub created_date_time: DateTime<Utc>,
+    pub locale: Option<String>,
+    pub from: Option<IdentitySet>,
+    pub body: Option<ItemBody>,
+    pub contexts: Option<Vec<Option<Context>>>,
+    pub attachments: Option<Vec<Option<Attachment>>>,
+    pub links: Option<Vec<Option<Link>>>,
+    pub mentions: Option<Vec<Option<Mention>>>,
+}
+
+/// `identitySet` and its subtypes (`chatMessageFromIdentitySet`, `chatMessageMentionedIdentitySet`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentitySet {
+    pub user: Option<Identity>,
+    pub application: Option<Identity>,
+    pub device: Option<Device>,
+    pub conversation: Option<Identity>,
+    pub tag: Option<Identity>,
+}
+
+/// `identity` and its Teams subtypes; each subtype adds one of the `*IdentityType` fields.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub id: Option<String>,
+    pub display_name: Option<String>,
+    pub user_identity_type: Option<String>,
+    pub application_identity_type: Option<String>,
+    pub conversation_identity_type: Option<String>,
+    /// An open-type extra that Graph adds to `teamworkUserIdentity`.
+    pub tenant_id: Option<String>,
+}
+
+/// `from.device`: documented as an identity, seen in the wild as a bare string.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Device {
+    Identity(Identity),
+    Text(String),
+}
+
+impl Device {
+    /// Returns the device id; a bare-string device is taken as its id.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Device::Identity(identity) => identity.id.as_deref(),
+            Device::Text(text) => Some(text),
+        }
+    }
+
+    pub fn display_name(&self) -> Option<&str> {
+        match self {
+            Device::Identity(identity) => identity.display_name.as_deref(),
+            Device::Text(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemBody {
+    pub content_type: Option<String>,
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    pub context_reference: Option<String>,
+    pub context_type: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub attachment_id: Option<String>,
+    pub content_type: Option<String>,
+    pub content_url: Option<String>,
+    pub content: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    pub link_url: Option<String>,
+    pub link_type: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Mention {
+    pub mention_id: Option<i32>,
+    pub mention_text: Option<String>,
+    pub mentioned: Option<IdentitySet>,
+}
+
+/// Why a record was rejected: the JSON path of the offending field and serde's message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordError {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid record at '{}': {}", self.path, self.message)
+    }
+}
+
+/// Parses one record, naming the offending field on failure.
+pub fn parse_interaction(raw: &RawValue) -> Result<Interaction, RecordError> {
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| RecordError {
+        path: error.path().to_string(),
+        message: error.inner().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Interaction, RecordError> {
+        let raw: Box<RawValue> = serde_json::from_str(json).expect("test JSON is valid");
+        parse_interaction(&raw)
+    }
+
+    const MINIMAL: &str = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-05-09T02:20:56.66Z"}"#;
+
+    #[test]
+    fn minimal_record_parses() {
+        let record = parse(MINIMAL).expect("minimal record");
+        assert_eq!(record.id, "1");
+        assert_eq!(record.created_date_time.timestamp_micros(), 1_746_757_256_660_000);
+        assert!(record.contexts.is_none());
+    }
+
+    #[test]
+    fn seven_fraction_digits_parse() {
+        let json = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-05-09T02:20:56.1234567Z"}"#;
+        let record = parse(json).expect("record");
+        assert_eq!(record.created_date_time.timestamp_subsec_nanos(), 123_456_700);
+    }
+
+    #[test]
+    fn device_as_string_or_object() {
+        let text = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z","from":{"device":"dev-1"}}"#;
+        let record = parse(text).expect("string device");
+        let device = record.from.and_then(|from| from.device).expect("device");
+        assert_eq!(device.id(), Some("dev-1"));
+        assert_eq!(device.display_name(), None);
+
+        let object = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z","from":{"device":{"id":"d","displayName":"Laptop"}}}"#;
+        let record = parse(object).expect("object device");
+        let device = record.from.and_then(|from| from.device).expect("device");
+        assert_eq!(device.id(), Some("d"));
+        assert_eq!(device.display_name(), Some("Laptop"));
+    }
+
+    #[test]
+    fn nulls_and_unknown_fields_are_accepted() {
+        let json = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z",
+            "interactionType":"unknownFutureValue","brandNewField":{"x":[1,2]},
+            "contexts":null,"attachments":[null],"links":[{"linkUrl":null}],"from":null,"body":null}"#;
+        let record = parse(json).expect("tolerant record");
+        assert_eq!(record.interaction_type.as_deref(), Some("unknownFutureValue"));
+        assert_eq!(record.attachments, Some(vec![None]));
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let json = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z","mentions":[{"mentionId":"zero"}]}"#;
+        let error = parse(json).expect_err("string mentionId");
+        assert_eq!(error.path, "mentions[0].mentionId");
+    }
+
+    #[test]
+    fn missing_session_id_is_rejected() {
+        let error = parse(r#"{"id":"1","createdDateTime":"2025-01-01T00:00:00Z"}"#)
+            .expect_err("no sessionId");
+        assert!(error.message.contains("sessionId"), "{}", error.message);
+    }
+}

@@ -1,0 +1,381 @@
+//! One sync run: resolve the users, read each user's window concurrently, write the rows to
+//! staging, publish the files, then advance the per-user cursors.
+//!
+//! A user's rows reach the writer only after every page of its window was read, so a user that
+//! fails midway leaves nothing behind. Files become visible only after every user finished; a
+//! run that fails as a whole publishes nothing.
+
+pub mod plan;
+pub mod state;
+pub mod summary;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use crate::graph::auth::TokenProvider;
+use crate::graph::interactions::read_history;
+use crate::graph::retry::RetryConfig;
+use crate::graph::{GraphClient, GraphError, UserHistory, UserOutcome, Window, users};
+use crate::sink::{self, Lake, LakeWriter, StagedFile};
+pub use plan::{ConfigError, Scope, SyncPlan};
+use state::{LakeState, StateError, UserCursor};
+use summary::{FailedUser, RunSummary, UserCounts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Open(#[from] sink::store::OpenError),
+    #[error("{context}: {source}")]
+    Graph { context: String, source: GraphError },
+    #[error(transparent)]
+    Sink(#[from] sink::SinkError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+impl SyncError {
+    /// The process exit code: 2 for what the user must fix in the configuration, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SyncError::Config(_) | SyncError::Open(_) => 2,
+            SyncError::Graph { source, .. } if source.is_fatal_for_run() => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The window of one user.
+#[derive(Debug, Clone)]
+pub struct UserWindow {
+    pub user_id: String,
+    pub window: Window,
+}
+
+/// The result of reading one user's window.
+struct UserResult {
+    user_id: String,
+    window: Window,
+    history: Result<UserHistory, GraphError>,
+}
+
+/// How many completed users may wait for the writer before readers pause.
+const WRITER_QUEUE: usize = 4;
+
+pub fn new_run_id(now: DateTime<Utc>) -> String {
+    let suffix: u32 = rand::random();
+    format!("{}-{:06x}", now.format("%Y%m%dT%H%M%SZ"), suffix & 0xff_ffff)
+}
+
+pub fn http_client() -> Result<reqwest::Client, SyncError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("copilot-lake/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        // Graph does not redirect these calls; following a redirect could carry the token away.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| SyncError::Http(error.to_string()))
+}
+
+/// Runs one sync. Returns the summary also when some users failed; the caller maps that to
+/// exit code 3.
+pub async fn run(plan: SyncPlan) -> Result<RunSummary, SyncError> {
+    let started_at = Utc::now();
+    let run_id = new_run_id(started_at);
+    let lake = sink::store::open(&plan.lake)?;
+    let http = http_client()?;
+    let tokens = TokenProvider::new(plan.credential.clone(), http.clone());
+    let client = Arc::new(GraphClient::new(
+        http,
+        plan.graph_url.clone(),
+        tokens,
+        plan.max_requests_per_second,
+        RetryConfig::default(),
+    ));
+
+    let user_ids = resolve_users(&client, &plan.scope).await?;
+    let state = LakeState::load(&lake).await?;
+    let windows = plan_windows(&plan, &state, &user_ids);
+    tracing::info!(run_id, users = windows.len(), lake = lake.location, "sync started");
+    if plan.dry_run {
+        print_plan(&windows);
+    }
+
+    let mut run = RunState::new(run_id.clone(), lake.clone(), &plan);
+    if !plan.dry_run {
+        read_and_write(&plan, &client, windows, &mut run).await?;
+    }
+    let summary = run.commit(started_at, &plan, &client, state).await?;
+    tracing::info!(
+        run_id,
+        users_ok = summary.users.ok,
+        users_failed = summary.users.failed,
+        files = summary.files,
+        duration_seconds = summary.duration_seconds,
+        "sync finished"
+    );
+    Ok(summary)
+}
+
+async fn resolve_users(client: &GraphClient, scope: &Scope) -> Result<Vec<String>, SyncError> {
+    let graph = |context: &str| {
+        let context = context.to_owned();
+        move |source| SyncError::Graph { context, source }
+    };
+    match scope {
+        Scope::Users(ids) => Ok(ids.clone()),
+        Scope::Group(group) => users::group_members(client, group)
+            .await
+            .map_err(graph(&format!("cannot list the members of group {group}"))),
+        Scope::Licensed(skus) => users::licensed_users(client, skus)
+            .await
+            .map_err(graph(&format!("cannot list the users holding license {}", skus.join(", ")))),
+    }
+}
+
+/// Each user's window: `--since` when given, else the user's cursor, else `--initial-lookback`
+/// before `--until`.
+fn plan_windows(plan: &SyncPlan, state: &LakeState, user_ids: &[String]) -> Vec<UserWindow> {
+    let lookback = chrono::Duration::from_std(plan.initial_lookback).unwrap_or(chrono::Duration::days(30));
+    user_ids
+        .iter()
+        .filter_map(|user_id| {
+            let start = plan
+                .since
+                .or_else(|| state.users.get(user_id).map(|cursor| cursor.cursor))
+                .unwrap_or(plan.until - lookback);
+            (start < plan.until).then(|| UserWindow {
+                user_id: user_id.clone(),
+                window: Window { start, end: plan.until },
+            })
+        })
+        .collect()
+}
+
+fn print_plan(windows: &[UserWindow]) {
+    println!("dry run: {} user(s), at least {} request(s)", windows.len(), windows.len());
+    for user in windows {
+        println!("{}\t{}\t{}", user.user_id, user.window.start.to_rfc3339(), user.window.end.to_rfc3339());
+    }
+}
+
+async fn read_and_write(
+    plan: &SyncPlan,
+    client: &Arc<GraphClient>,
+    windows: Vec<UserWindow>,
+    run: &mut RunState,
+) -> Result<(), SyncError> {
+    let (sender, mut receiver) = mpsc::channel::<UserResult>(WRITER_QUEUE);
+    let readers = tokio::spawn(read_users(Arc::clone(client), plan.clone(), windows, sender));
+
+    let mut writer = LakeWriter::new(run.lake.clone(), run.run_id.clone(), plan.write.clone());
+    let mut fatal = None;
+    while let Some(result) = receiver.recv().await {
+        if let Some(error) = run.record(&mut writer, result).await? {
+            fatal = Some(error);
+            break;
+        }
+    }
+    if let Some(error) = fatal {
+        readers.abort();
+        return Err(error);
+    }
+    readers.await.map_err(|error| SyncError::Http(format!("user reader task failed: {error}")))?;
+    run.staged = writer.finish().await?;
+    Ok(())
+}
+
+async fn read_users(
+    client: Arc<GraphClient>,
+    plan: SyncPlan,
+    windows: Vec<UserWindow>,
+    sender: mpsc::Sender<UserResult>,
+) {
+    let reads = futures::stream::iter(windows).map(|user| {
+        let client = Arc::clone(&client);
+        let query = plan.query.clone();
+        let span = tracing::info_span!("user", user_id = %user.user_id);
+        async move {
+            let history = read_history(&client, &user.user_id, user.window, &query).await;
+            UserResult { user_id: user.user_id, window: user.window, history }
+        }
+        .instrument(span)
+    });
+    let mut results = reads.buffer_unordered(plan.concurrency);
+    while let Some(result) = results.next().await {
+        if sender.send(result).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What a run has done so far, folded into the summary at the end.
+struct RunState {
+    run_id: String,
+    lake: Lake,
+    users: UserCounts,
+    failed: Vec<FailedUser>,
+    skipped: Vec<FailedUser>,
+    cursors: BTreeMap<String, DateTime<Utc>>,
+    window_start: Option<DateTime<Utc>>,
+    pages: u64,
+    rejected: u64,
+    duplicates: u64,
+    rejections: Vec<serde_json::Value>,
+    staged: Vec<StagedFile>,
+    scope: String,
+}
+
+impl RunState {
+    fn new(run_id: String, lake: Lake, plan: &SyncPlan) -> Self {
+        let scope = match &plan.scope {
+            Scope::Users(ids) => format!("{} listed user(s)", ids.len()),
+            Scope::Group(group) => format!("members of group {group}"),
+            Scope::Licensed(skus) => format!("holders of license {}", skus.join(", ")),
+        };
+        RunState {
+            run_id,
+            lake,
+            users: UserCounts::default(),
+            failed: Vec::new(),
+            skipped: Vec::new(),
+            cursors: BTreeMap::new(),
+            window_start: None,
+            pages: 0,
+            rejected: 0,
+            duplicates: 0,
+            rejections: Vec::new(),
+            staged: Vec::new(),
+            scope,
+        }
+    }
+
+    /// Folds one user's result in. Returns an error that must stop the whole run (bad
+    /// credentials or a request Graph rejects for every user).
+    async fn record(
+        &mut self,
+        writer: &mut LakeWriter,
+        result: UserResult,
+    ) -> Result<Option<SyncError>, SyncError> {
+        let UserResult { user_id, window, history } = result;
+        self.window_start = Some(self.window_start.map_or(window.start, |s| s.min(window.start)));
+        let history = match history {
+            Ok(history) => history,
+            Err(error) if error.is_fatal_for_run() => {
+                let context = format!("reading user {user_id} failed, and no other user can succeed");
+                return Ok(Some(SyncError::Graph { context, source: error }));
+            }
+            Err(error) => {
+                let outcome = error.user_outcome();
+                self.users.count(outcome);
+                if outcome == UserOutcome::Failed {
+                    tracing::error!(user_id, error = %error, "user window not landed");
+                } else {
+                    tracing::warn!(user_id, outcome = ?outcome, error = %error, "user skipped");
+                }
+                let entry = FailedUser { user_id, outcome, error: error.to_string() };
+                match outcome {
+                    UserOutcome::Failed => self.failed.push(entry),
+                    _ => self.skipped.push(entry),
+                }
+                return Ok(None);
+            }
+        };
+
+        writer.add(&user_id, &history.records).await?;
+        self.users.count(UserOutcome::Ok);
+        self.pages += u64::from(history.pages);
+        self.duplicates += history.duplicates;
+        self.rejected += history.rejections.len() as u64;
+        for rejection in &history.rejections {
+            tracing::warn!(user_id, page = rejection.page, reason = rejection.reason, "record rejected");
+            self.rejections.push(serde_json::json!({
+                "user_id": user_id,
+                "page": rejection.page,
+                "reason": rejection.reason,
+                "record": rejection.raw,
+            }));
+        }
+        self.cursors.insert(user_id, window.end);
+        Ok(None)
+    }
+
+    /// Publishes the staged files, then advances the cursors and writes the run record. The
+    /// order makes the cursors trail the data: a crash in between re-reads a window instead of
+    /// skipping one.
+    async fn commit(
+        self,
+        started_at: DateTime<Utc>,
+        plan: &SyncPlan,
+        client: &GraphClient,
+        mut state: LakeState,
+    ) -> Result<RunSummary, SyncError> {
+        let meta = sink::layout::META_DIR;
+        if !self.rejections.is_empty() {
+            let path = format!("{meta}/rejected/{}.json", self.run_id);
+            state::put_json(&self.lake, &path, &self.rejections).await?;
+        }
+        sink::publish(&self.lake, &self.run_id, &self.staged).await?;
+
+        if !plan.dry_run {
+            for (user_id, cursor) in &self.cursors {
+                let entry = UserCursor { cursor: *cursor, run_id: self.run_id.clone() };
+                state.users.insert(user_id.clone(), entry);
+            }
+            state.save(&self.lake).await?;
+        }
+
+        let lake = self.lake.clone();
+        let summary = self.summarize(started_at, plan, client);
+        if !plan.dry_run {
+            state::put_json(&lake, &format!("{meta}/runs/{}.json", summary.run_id), &summary).await?;
+        }
+        Ok(summary)
+    }
+
+    fn summarize(self, started_at: DateTime<Utc>, plan: &SyncPlan, client: &GraphClient) -> RunSummary {
+        let finished_at = Utc::now();
+        let mut rows = BTreeMap::new();
+        for table in crate::flatten::Table::ALL {
+            rows.insert(table.name().to_owned(), 0);
+        }
+        for file in &self.staged {
+            *rows.entry(file.table.clone()).or_insert(0) += file.rows as u64;
+        }
+        let stats = &client.stats;
+        RunSummary {
+            version: env!("CARGO_PKG_VERSION"),
+            run_id: self.run_id,
+            lake: self.lake.location.clone(),
+            started_at,
+            finished_at,
+            duration_seconds: (finished_at - started_at).num_milliseconds() as f64 / 1000.0,
+            window_start: self.window_start,
+            window_end: plan.until,
+            scope: self.scope,
+            users: self.users,
+            failed_users: self.failed,
+            skipped_users: self.skipped,
+            requests: stats.requests.load(Ordering::Relaxed),
+            retries: stats.retries.load(Ordering::Relaxed),
+            throttled: stats.throttled.load(Ordering::Relaxed),
+            pages: self.pages,
+            rows,
+            files: self.staged.len() as u64,
+            bytes: self.staged.iter().map(|file| file.bytes as u64).sum(),
+            rejected_records: self.rejected,
+            duplicate_records: self.duplicates,
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Validation of the raw `sync` flags into a plan the run trusts. Every error names the flag,
+//! the value and the fix, and maps to exit code 2.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use url::Url;
+
+use crate::cli::SyncArgs;
+use crate::graph::InteractionQuery;
+use crate::graph::auth::{Credential, Secret};
+use crate::graph::users::parse_users_file;
+use crate::sink::WriteOptions;
+
+/// The environment variable that holds the client secret.
+pub const CLIENT_SECRET_ENV: &str = "COPILOT_LAKE_CLIENT_SECRET";
+
+/// Which users a run covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    Users(Vec<String>),
+    Group(String),
+    Licensed(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncPlan {
+    pub lake: String,
+    pub credential: Credential,
+    pub graph_url: Url,
+    pub scope: Scope,
+    pub since: Option<DateTime<Utc>>,
+    pub until: DateTime<Utc>,
+    pub initial_lookback: Duration,
+    pub query: InteractionQuery,
+    pub max_requests_per_second: f64,
+    pub concurrency: usize,
+    pub write: WriteOptions,
+    pub summary: Option<PathBuf>,
+    pub dry_run: bool,
+}
+
+/// An invalid flag or setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+impl SyncPlan {
+    /// Validates the flags. `secret_from_env` is the value of `COPILOT_LAKE_CLIENT_SECRET`.
+    pub fn from_args(args: &SyncArgs, secret_from_env: Option<String>) -> Result<Self, ConfigError> {
+        let graph_url = endpoint_url("--graph-url", &args.graph_url)?;
+        let authority_url = endpoint_url("--authority-url", &args.authority_url)?;
+        let credential = credential(args, authority_url, secret_from_env)?;
+        let since = args.since.as_deref().map(|text| parse_time("--since", text)).transpose()?;
+        let settle = parse_duration("--settle", &args.settle)?;
+        let until = match args.until.as_deref() {
+            Some(text) => parse_time("--until", text)?,
+            None => Utc::now() - chrono::Duration::from_std(settle).map_err(|e| invalid(e.to_string()))?,
+        };
+        if let Some(since) = since.filter(|since| *since >= until) {
+            return Err(invalid(format!(
+                "--since {since} is not before --until {until}; the window [since, until) would be empty"
+            )));
+        }
+        if !(args.max_requests_per_second > 0.0 && args.max_requests_per_second.is_finite()) {
+            return Err(invalid(format!(
+                "invalid --max-requests-per-second {}: give a positive number, such as 25",
+                args.max_requests_per_second
+            )));
+        }
+        if args.concurrency == 0 {
+            return Err(invalid("invalid --concurrency 0: give at least 1"));
+        }
+
+        Ok(SyncPlan {
+            lake: args.out.clone(),
+            credential,
+            graph_url,
+            scope: scope(args)?,
+            since,
+            until,
+            initial_lookback: parse_duration("--initial-lookback", &args.initial_lookback)?,
+            query: InteractionQuery { app_classes: args.app_classes.clone(), model: args.model.clone() },
+            max_requests_per_second: args.max_requests_per_second,
+            concurrency: args.concurrency,
+            write: WriteOptions {
+                codec: args.compression,
+                target_file_size: parse_size("--target-file-size", &args.target_file_size)?,
+                ..WriteOptions::default()
+            },
+            summary: args.summary.clone(),
+            dry_run: args.dry_run,
+        })
+    }
+}
+
+/// Parses a Graph or authority URL. Plain http would send the token in clear text, so it is
+/// accepted only for loopback hosts, where simulators run.
+pub fn endpoint_url(flag: &str, text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text).map_err(|error| invalid(format!("invalid {flag} '{text}': {error}")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(invalid(format!(
+            "{flag} '{text}' uses plain http; use https, or a loopback address (127.0.0.1, [::1], localhost) for a simulator"
+        ))),
+        other => Err(invalid(format!("invalid {flag} '{text}': scheme '{other}' is not http or https"))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+fn credential(
+    args: &SyncArgs,
+    authority: Url,
+    secret_from_env: Option<String>,
+) -> Result<Credential, ConfigError> {
+    if let Some(path) = &args.access_token_file {
+        return Ok(Credential::TokenFile(path.clone()));
+    }
+    let secret = match (&args.client_secret_file, secret_from_env) {
+        (Some(path), _) => read_secret_file(path)?,
+        (None, Some(secret)) if !secret.trim().is_empty() => Secret::new(secret.trim()),
+        _ => {
+            return Err(invalid(format!(
+                "no credentials: set {CLIENT_SECRET_ENV}, or pass --client-secret-file or --access-token-file"
+            )));
+        }
+    };
+    let required = |flag: &str, value: &Option<String>| {
+        value.clone().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            invalid(format!("missing {flag}: the client secret needs the app registration's {flag}"))
+        })
+    };
+    Ok(Credential::ClientSecret {
+        authority,
+        tenant_id: required("--tenant-id", &args.tenant_id)?,
+        client_id: required("--client-id", &args.client_id)?,
+        secret,
+    })
+}
+
+fn read_secret_file(path: &PathBuf) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        invalid(format!("cannot read --client-secret-file {}: {error}", path.display()))
+    })?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(invalid(format!("--client-secret-file {} is empty", path.display())));
+    }
+    Ok(Secret::new(secret))
+}
+
+fn scope(args: &SyncArgs) -> Result<Scope, ConfigError> {
+    let mut users = args.users.clone();
+    if let Some(path) = &args.users_file {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            invalid(format!("cannot read --users-file {}: {error}", path.display()))
+        })?;
+        let listed = parse_users_file(&text);
+        if listed.is_empty() {
+            return Err(invalid(format!("--users-file {} lists no users", path.display())));
+        }
+        users.extend(listed);
+    }
+    if let Some(group) = &args.group {
+        if !users.is_empty() {
+            return Err(invalid("--group cannot be combined with --user or --users-file; choose one scope"));
+        }
+        return Ok(Scope::Group(group.clone()));
+    }
+    if !users.is_empty() {
+        users.sort();
+        users.dedup();
+        return Ok(Scope::Users(users));
+    }
+    if args.license_skus.is_empty() {
+        return Err(invalid("no scope: give --user, --users-file, --group or --license-sku"));
+    }
+    Ok(Scope::Licensed(args.license_skus.clone()))
+}
+
+/// Parses RFC 3339, or `YYYY-MM-DD` as midnight UTC.
+pub fn parse_time(flag: &str, text: &str) -> Result<DateTime<Utc>, ConfigError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(invalid(format!(
+        "invalid {flag} '{text}': use RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01), in UTC"
+    )))
+}
+
+pub fn parse_duration(flag: &str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text)
+        .map_err(|error| invalid(format!("invalid {flag} '{text}': {error}; use a duration such as 30d, 12h or 15m")))
+}
+
+/// Parses a byte size such as `128MiB`, `64MB` or `1048576`.
+pub fn parse_size(flag: &str, text: &str) -> Result<usize, ConfigError> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => 0,
+    };
+    let value = number.parse::<u64>().ok().and_then(|n| n.checked_mul(multiplier));
+    match value.and_then(|bytes| usize::try_from(bytes).ok()) {
+        Some(bytes) if bytes >= 1024 => Ok(bytes),
+        _ => Err(invalid(format!(
+            "invalid {flag} '{text}': use a size of at least 1KiB, such as 128MiB or 64MB"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> SyncArgs {
+        let mut argv = vec!["copilot-lake", "sync", "--out", "/tmp/lake", "--tenant-id", "t", "--client-id", "c"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).expect("valid flags").command {
+            crate::cli::Command::Sync(args) => *args,
+            _ => unreachable!("sync was parsed"),
+        }
+    }
+
+    fn plan(extra: &[&str]) -> Result<SyncPlan, ConfigError> {
+        SyncPlan::from_args(&args(extra), Some("secret".into()))
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        assert!(plan(&["--graph-url", "http://127.0.0.1:8080/v1.0", "--since", "2026-11-01"]).is_ok());
+        assert!(plan(&["--graph-url", "http://localhost:8080/v1.0"]).is_ok());
+        let error = plan(&["--graph-url", "http://graph.example.com/v1.0"]).expect_err("http");
+        assert!(error.0.contains("plain http"), "{error}");
+        assert!(error.0.contains("'http://graph.example.com/v1.0'"), "{error}");
+    }
+
+    #[test]
+    fn missing_secret_names_the_options() {
+        let error = SyncPlan::from_args(&args(&[]), None).expect_err("no secret");
+        assert!(error.0.contains(CLIENT_SECRET_ENV), "{error}");
+    }
+
+    #[test]
+    fn dates_parse_as_utc_midnight() {
+        let plan = plan(&["--since", "2026-11-01", "--until", "2026-12-01T06:30:00+02:00"]).expect("plan");
+        assert_eq!(plan.since.map(|t| t.to_rfc3339()), Some("2026-11-01T00:00:00+00:00".into()));
+        assert_eq!(plan.until.to_rfc3339(), "2026-12-01T04:30:00+00:00");
+    }
+
+    #[test]
+    fn empty_window_is_rejected() {
+        let error = plan(&["--since", "2026-12-01", "--until", "2026-11-01"]).expect_err("empty");
+        assert!(error.0.contains("not before --until"), "{error}");
+    }
+
+    #[test]
+    fn bad_time_names_value_and_format() {
+        let error = plan(&["--since", "yesterday"]).expect_err("bad time");
+        assert!(error.0.contains("'yesterday'") && error.0.contains("RFC 3339"), "{error}");
+    }
+
+    #[test]
+    fn users_override_licenses() {
+        let plan = plan(&["--user", "b", "--user", "a", "--user", "b"]).expect("plan");
+        assert_eq!(plan.scope, Scope::Users(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn default_scope_is_copilot_license() {
+        let plan = plan(&[]).expect("plan");
+        assert_eq!(plan.scope, Scope::Licensed(vec![crate::graph::users::COPILOT_SKU.into()]));
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("--x", "128MiB").expect("size"), 128 << 20);
+        assert_eq!(parse_size("--x", "64MB").expect("size"), 64_000_000);
+        assert_eq!(parse_size("--x", "4096").expect("size"), 4096);
+        assert!(parse_size("--x", "12parsecs").is_err());
+        assert!(parse_size("--x", "1").is_err());
+    }
+}
