@@ -35,6 +35,8 @@ pub enum Command {
     Simulate(crate::simulate::SimulateArgs),
     /// Print the lake's table schemas.
     Schema(SchemaArgs),
+    /// Merge the small files of partitions into files near --target-file-size.
+    Compact(CompactArgs),
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +44,10 @@ pub struct SyncArgs {
     /// The lake: a local folder, file://, s3://bucket/prefix, az://container/prefix, abfss://… or gs://bucket/prefix.
     #[arg(long, env = "COPILOT_LAKE_OUT")]
     pub out: String,
+
+    /// An object-store setting KEY=VALUE (repeatable), such as endpoint=http://127.0.0.1:3900: a config key of object_store's builder for the --out scheme (AmazonS3ConfigKey, AzureConfigKey, GoogleConfigKey), or max_retries / retry_timeout. It overrides the AWS_*, AZURE_* and GOOGLE_* variables; keep secrets in those variables, because command lines are visible to other users.
+    #[arg(long = "store-option", env = "COPILOT_LAKE_STORE_OPTION", value_delimiter = ',', hide_env_values = true)]
+    pub store_options: Vec<String>,
 
     /// The Entra tenant (directory) id or domain.
     #[arg(long, env = "COPILOT_LAKE_TENANT_ID")]
@@ -87,6 +93,10 @@ pub struct SyncArgs {
     #[arg(long, env = "COPILOT_LAKE_INITIAL_LOOKBACK", default_value = "30d")]
     pub initial_lookback: String,
 
+    /// How far before each user's cursor a scheduled run starts reading again, to catch records that appear late (e.g. 1h, 0s). Records already in the lake are skipped.
+    #[arg(long, env = "COPILOT_LAKE_LOOKBACK", default_value = "1h")]
+    pub lookback: String,
+
     /// How long before now the default --until ends, so records still being written settle first (e.g. 15m).
     #[arg(long, env = "COPILOT_LAKE_SETTLE", default_value = "15m")]
     pub settle: String,
@@ -123,6 +133,14 @@ pub struct SyncArgs {
     #[arg(long, env = "COPILOT_LAKE_TARGET_FILE_SIZE", default_value = "128MiB")]
     pub target_file_size: String,
 
+    /// How long to wait for another run on the same lake to finish (e.g. 30m); by default a second run fails at once.
+    #[arg(long, env = "COPILOT_LAKE_WAIT_FOR_LOCK", default_value = "0s")]
+    pub wait_for_lock: String,
+
+    /// Lifetime of the lake's lock lease; a run renews it while alive, and a crashed run's lock expires after it.
+    #[arg(long, env = "COPILOT_LAKE_LOCK_TTL", default_value = "5m")]
+    pub lock_ttl: String,
+
     /// Write a JSON run summary to this path.
     #[arg(long, env = "COPILOT_LAKE_SUMMARY")]
     pub summary: Option<PathBuf>,
@@ -141,11 +159,11 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// Output format: JSON, DuckDB views, or Spark tables.
+    /// Output format: JSON, DuckDB views, Spark tables, or Trino tables of the Hive connector.
     #[arg(long, env = "COPILOT_LAKE_FORMAT", value_enum, default_value = "json")]
     pub format: SchemaFormat,
 
-    /// The lake location written into the DuckDB and Spark DDL.
+    /// The lake location written into the DuckDB, Spark and Trino DDL. Trino needs an absolute URI, such as s3://bucket/prefix.
     #[arg(long, env = "COPILOT_LAKE_LAKE", default_value = "copilot-lake-demo")]
     pub lake: String,
 }
@@ -155,4 +173,44 @@ pub enum SchemaFormat {
     Json,
     Duckdb,
     Spark,
+    Trino,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// The lake, as for sync.
+    #[arg(long, env = "COPILOT_LAKE_OUT")]
+    pub out: String,
+
+    /// An object-store setting KEY=VALUE (repeatable), as for sync.
+    #[arg(long = "store-option", env = "COPILOT_LAKE_STORE_OPTION", value_delimiter = ',', hide_env_values = true)]
+    pub store_options: Vec<String>,
+
+    /// Compact only this table (repeatable): interactions, contexts, attachments, links or mentions. Default: all.
+    #[arg(long = "table", env = "COPILOT_LAKE_TABLE", value_delimiter = ',')]
+    pub tables: Vec<String>,
+
+    /// First partition date to compact (YYYY-MM-DD, inclusive).
+    #[arg(long, env = "COPILOT_LAKE_FROM")]
+    pub from: Option<String>,
+
+    /// Last partition date to compact (YYYY-MM-DD, inclusive).
+    #[arg(long, env = "COPILOT_LAKE_TO")]
+    pub to: Option<String>,
+
+    /// Roughly how large a compacted file grows before a new one starts (e.g. 128MiB).
+    #[arg(long, env = "COPILOT_LAKE_TARGET_FILE_SIZE", default_value = "128MiB")]
+    pub target_file_size: String,
+
+    /// Parquet compression codec.
+    #[arg(long, env = "COPILOT_LAKE_COMPRESSION", value_enum, default_value = "zstd")]
+    pub compression: Codec,
+
+    /// How long to wait for another run on the same lake to finish (e.g. 30m).
+    #[arg(long, env = "COPILOT_LAKE_WAIT_FOR_LOCK", default_value = "0s")]
+    pub wait_for_lock: String,
+
+    /// Lifetime of the lake's lock lease.
+    #[arg(long, env = "COPILOT_LAKE_LOCK_TTL", default_value = "5m")]
+    pub lock_ttl: String,
 }

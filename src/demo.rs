@@ -32,6 +32,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<RunSummary> {
 
     let plan = SyncPlan {
         lake: args.out.display().to_string(),
+        store_options: crate::sink::store::StoreOptions::default(),
         credential: Credential::ClientSecret {
             authority: Url::parse(&simulator.base_url())?,
             tenant_id: "demo-tenant".into(),
@@ -43,6 +44,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<RunSummary> {
         since: Some(options.start),
         until: options.end,
         initial_lookback: std::time::Duration::from_secs(30 * 86_400),
+        lookback: std::time::Duration::ZERO,
+        wait_for_lock: std::time::Duration::ZERO,
+        lock_ttl: std::time::Duration::from_secs(300),
         query: InteractionQuery::default(),
         max_requests_per_second: 200.0,
         concurrency: 16,

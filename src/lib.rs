@@ -9,7 +9,9 @@
 //! - [`simulate`]: a Graph simulator for the demo, the tests and users without a tenant.
 
 pub mod cli;
+pub mod compact;
 pub mod demo;
+pub mod failpoint;
 pub mod flatten;
 pub mod graph;
 pub mod simulate;

@@ -65,11 +65,28 @@ async fn run(command: Command) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => fail(1, &format!("{error:#}")),
         },
+        Command::Compact(args) => {
+            let plan = match copilot_lake::compact::CompactPlan::from_args(&args) {
+                Ok(plan) => plan,
+                Err(error) => return fail(2, &error),
+            };
+            match copilot_lake::compact::run(plan).await {
+                Ok(summary) => {
+                    println!(
+                        "compacted {} partition(s): {} files into {}, {} rows",
+                        summary.partitions, summary.files_before, summary.files_after, summary.rows
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(error.exit_code(), &error),
+            }
+        }
         Command::Schema(args) => {
             let text = match args.format {
                 SchemaFormat::Json => ddl::json_schema(),
                 SchemaFormat::Duckdb => ddl::duckdb_ddl(&args.lake),
                 SchemaFormat::Spark => ddl::spark_ddl(&args.lake),
+                SchemaFormat::Trino => ddl::trino_ddl(&args.lake),
             };
             print!("{text}");
             ExitCode::SUCCESS

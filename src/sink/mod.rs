@@ -4,17 +4,19 @@
 
 pub mod layout;
 pub mod parquet;
+pub mod read;
 pub mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::ObjectStoreExt;
 
 use crate::flatten::{Flattener, Table};
 use crate::graph::model::Interaction;
 use layout::DataFilePath;
+use read::KeyHash;
 pub use parquet::Codec;
 pub use store::Lake;
 
@@ -66,18 +68,41 @@ pub struct LakeWriter {
     partitions: BTreeMap<NaiveDate, Flattener>,
     staged: Vec<StagedFile>,
     next_file: u32,
+    /// Keys already published, per date, loaded when the run first touches the date.
+    landed: HashMap<NaiveDate, HashSet<KeyHash>>,
+    /// Records skipped because an earlier run already landed their key.
+    pub already_landed: u64,
 }
 
 impl LakeWriter {
     pub fn new(lake: Lake, run_id: String, options: WriteOptions) -> Self {
-        LakeWriter { lake, run_id, options, partitions: BTreeMap::new(), staged: Vec::new(), next_file: 0 }
+        LakeWriter {
+            lake,
+            run_id,
+            options,
+            partitions: BTreeMap::new(),
+            staged: Vec::new(),
+            next_file: 0,
+            landed: HashMap::new(),
+            already_landed: 0,
+        }
     }
 
     /// Adds one user's records; each goes to the partition of its UTC creation date, and its
-    /// child rows with it.
+    /// child rows with it. A record whose key is already published is skipped, so windows that
+    /// overlap earlier runs (a lookback, a rerun) add only what is new.
     pub async fn add(&mut self, user_id: &str, records: &[Interaction]) -> Result<(), SinkError> {
         for record in records {
             let date = record.created_date_time.date_naive();
+            if !self.landed.contains_key(&date) {
+                let keys = read::keys_in_date(&self.lake, date).await?;
+                self.landed.insert(date, keys);
+            }
+            let key = read::key_hash(user_id, &record.session_id, &record.id);
+            if self.landed.get(&date).is_some_and(|keys| keys.contains(&key)) {
+                self.already_landed += 1;
+                continue;
+            }
             self.partitions.entry(date).or_default().push(user_id, record);
         }
         self.flush_full().await
@@ -137,34 +162,31 @@ impl LakeWriter {
         let bytes = encoded.len();
 
         let staged = self.lake.root.staged(&self.run_id, &data_path);
-        self.lake
-            .store
-            .put(&staged, PutPayload::from(Bytes::from(encoded)))
+        store::put_file(self.lake.store.as_ref(), &staged, Bytes::from(encoded))
             .await
-            .map_err(|source| self.store_error("PUT", &staged, source))?;
+            .map_err(|source| self.lake.store_error("PUT", &staged, source))?;
         tracing::debug!(table = table.name(), %date, rows, bytes, "staged data file");
         self.staged.push(StagedFile { path: data_path.relative(), table: table.name().into(), rows, bytes });
         Ok(())
     }
 
-    fn store_error(&self, operation: &'static str, path: &object_store::path::Path, source: object_store::Error) -> SinkError {
-        SinkError::Store { operation, path: path.to_string(), location: self.lake.location.clone(), source }
-    }
-
     /// Writes every buffered partition to staging and returns the staged files.
-    pub async fn finish(mut self) -> Result<Vec<StagedFile>, SinkError> {
+    pub async fn finish(&mut self) -> Result<Vec<StagedFile>, SinkError> {
         let dates: Vec<NaiveDate> = self.partitions.keys().copied().collect();
         for date in dates {
             self.flush(date).await?;
         }
-        Ok(self.staged)
+        Ok(std::mem::take(&mut self.staged))
     }
 }
 
 /// Moves staged files into the table folders. A file already published (by an earlier attempt
 /// at the same commit) is skipped, so publishing can be repeated after a crash.
 pub async fn publish(lake: &Lake, run_id: &str, files: &[StagedFile]) -> Result<(), SinkError> {
-    for file in files {
+    for (index, file) in files.iter().enumerate() {
+        if index == 1 {
+            crate::failpoint::hit("first-file-published");
+        }
         let Some(data_path) = DataFilePath::parse(&file.path) else {
             continue;
         };
@@ -173,14 +195,19 @@ pub async fn publish(lake: &Lake, run_id: &str, files: &[StagedFile]) -> Result<
         match lake.store.rename(&from, &to).await {
             Ok(()) => {}
             Err(object_store::Error::NotFound { .. }) if lake.store.head(&to).await.is_ok() => {}
-            Err(source) => {
-                return Err(SinkError::Store {
-                    operation: "RENAME",
-                    path: from.to_string(),
-                    location: lake.location.clone(),
-                    source,
-                });
-            }
+            Err(source) => return Err(lake.store_error("RENAME", &from, source)),
+        }
+    }
+    Ok(())
+}
+
+/// Deletes published data files, given relative to the lake root; files already gone are skipped.
+pub async fn remove(lake: &Lake, files: &[String]) -> Result<(), SinkError> {
+    for file in files {
+        let path = lake.root.join(file);
+        match lake.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(source) => return Err(lake.store_error("DELETE", &path, source)),
         }
     }
     Ok(())

@@ -1,10 +1,12 @@
-//! One sync run: resolve the users, read each user's window concurrently, write the rows to
-//! staging, publish the files, then advance the per-user cursors.
+//! One sync run: take the lake's lock, finish any interrupted commit, resolve the users, read
+//! each user's window concurrently, write the rows to staging, then commit (see [`commit`]).
 //!
 //! A user's rows reach the writer only after every page of its window was read, so a user that
 //! fails midway leaves nothing behind. Files become visible only after every user finished; a
 //! run that fails as a whole publishes nothing.
 
+pub mod commit;
+pub mod lock;
 pub mod plan;
 pub mod state;
 pub mod summary;
@@ -15,7 +17,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -24,8 +27,10 @@ use crate::graph::interactions::read_history;
 use crate::graph::retry::RetryConfig;
 use crate::graph::{GraphClient, GraphError, UserHistory, UserOutcome, Window, users};
 use crate::sink::{self, Lake, LakeWriter, StagedFile};
+use commit::{CommitError, CommitRecord};
+use lock::{LockError, RunLock};
 pub use plan::{ConfigError, Scope, SyncPlan};
-use state::{LakeState, StateError, UserCursor};
+use state::{LakeState, StateError};
 use summary::{FailedUser, RunSummary, UserCounts};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +45,10 @@ pub enum SyncError {
     Sink(#[from] sink::SinkError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
 }
@@ -93,7 +102,7 @@ pub fn http_client() -> Result<reqwest::Client, SyncError> {
 pub async fn run(plan: SyncPlan) -> Result<RunSummary, SyncError> {
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
-    let lake = sink::store::open(&plan.lake)?;
+    let lake = sink::store::open(&plan.lake, &plan.store_options)?;
     let http = http_client()?;
     let tokens = TokenProvider::new(plan.credential.clone(), http.clone());
     let client = Arc::new(GraphClient::new(
@@ -104,19 +113,29 @@ pub async fn run(plan: SyncPlan) -> Result<RunSummary, SyncError> {
         RetryConfig::default(),
     ));
 
-    let user_ids = resolve_users(&client, &plan.scope).await?;
-    let state = LakeState::load(&lake).await?;
-    let windows = plan_windows(&plan, &state, &user_ids);
-    tracing::info!(run_id, users = windows.len(), lake = lake.location, "sync started");
     if plan.dry_run {
+        let user_ids = resolve_users(&client, &plan.scope).await?;
+        let state = LakeState::load(&lake).await?;
+        let windows = plan_windows(&plan, &state, &user_ids);
         print_plan(&windows);
+        let run = RunState::new(run_id, lake, &plan);
+        return Ok(run.summarize(started_at, &plan, &client));
     }
 
-    let mut run = RunState::new(run_id.clone(), lake.clone(), &plan);
-    if !plan.dry_run {
-        read_and_write(&plan, &client, windows, &mut run).await?;
+    let lock = RunLock::acquire(&lake, &run_id, plan.lock_ttl, plan.wait_for_lock).await?;
+    let lock = Arc::new(tokio::sync::Mutex::new(lock));
+    let renewal = tokio::spawn(renew_lock(Arc::clone(&lock)));
+    let result = locked_run(&plan, &client, &lake, run_id.clone(), started_at, &lock).await;
+    renewal.abort();
+    // The aborted task drops its handle on the lock only once awaited.
+    let _ = renewal.await;
+    let lock = Arc::try_unwrap(lock).map(tokio::sync::Mutex::into_inner);
+    if let Ok(lock) = lock {
+        if let Err(error) = lock.release().await {
+            tracing::warn!(error = %error, "cannot release the lake's lock; the next run takes it over once it expires");
+        }
     }
-    let summary = run.commit(started_at, &plan, &client, state).await?;
+    let summary = result?;
     tracing::info!(
         run_id,
         users_ok = summary.users.ok,
@@ -126,6 +145,57 @@ pub async fn run(plan: SyncPlan) -> Result<RunSummary, SyncError> {
         "sync finished"
     );
     Ok(summary)
+}
+
+/// The part of a run that needs the lock.
+async fn locked_run(
+    plan: &SyncPlan,
+    client: &Arc<GraphClient>,
+    lake: &Lake,
+    run_id: String,
+    started_at: DateTime<Utc>,
+    lock: &tokio::sync::Mutex<RunLock>,
+) -> Result<RunSummary, SyncError> {
+    let finished = commit::recover(lake).await?;
+    if finished > 0 {
+        tracing::info!(commits = finished, "finished interrupted commits");
+    }
+    let user_ids = resolve_users(client, &plan.scope).await?;
+    let state = LakeState::load(lake).await?;
+    let windows = plan_windows(plan, &state, &user_ids);
+    tracing::info!(run_id, users = windows.len(), lake = lake.location, "sync started");
+
+    let mut run = RunState::new(run_id, lake.clone(), plan);
+    if let Err(error) = read_and_write(plan, client, windows, &mut run).await {
+        discard_staging(lake, &run.run_id).await;
+        return Err(error);
+    }
+    if let Err(error) = lock.lock().await.check().await {
+        discard_staging(lake, &run.run_id).await;
+        return Err(error.into());
+    }
+    run.commit(started_at, plan, client).await
+}
+
+/// Renews the lease at a third of its lifetime, so two missed renewals still leave it valid.
+async fn renew_lock(lock: Arc<tokio::sync::Mutex<RunLock>>) {
+    let period = lock.lock().await.ttl() / 3;
+    loop {
+        tokio::time::sleep(period).await;
+        if let Err(error) = lock.lock().await.renew().await {
+            tracing::error!(error = %error, "cannot renew the lake's lock; the commit will check it again");
+        }
+    }
+}
+
+/// Deletes what a failed run staged. Best effort: the next run deletes leftovers anyway.
+async fn discard_staging(lake: &Lake, run_id: &str) {
+    let prefix = lake.root.join(&format!("{}/staging/{run_id}", sink::layout::META_DIR));
+    let listed: Result<Vec<object_store::ObjectMeta>, _> = lake.store.list(Some(&prefix)).try_collect().await;
+    for meta in listed.unwrap_or_default() {
+        let _ = lake.store.delete(&meta.location).await;
+    }
+    sink::store::remove_empty_folders(lake, &lake.root.join(sink::layout::META_DIR));
 }
 
 async fn resolve_users(client: &GraphClient, scope: &Scope) -> Result<Vec<String>, SyncError> {
@@ -144,17 +214,20 @@ async fn resolve_users(client: &GraphClient, scope: &Scope) -> Result<Vec<String
     }
 }
 
-/// Each user's window: `--since` when given, else the user's cursor, else `--initial-lookback`
-/// before `--until`.
+/// Each user's window: `--since` when given, else the user's cursor moved back by `--lookback`
+/// (records that appear late are read again, and the writer skips keys already landed), else
+/// `--initial-lookback` before `--until`.
 fn plan_windows(plan: &SyncPlan, state: &LakeState, user_ids: &[String]) -> Vec<UserWindow> {
-    let lookback = chrono::Duration::from_std(plan.initial_lookback).unwrap_or(chrono::Duration::days(30));
+    let duration = |value: Duration| chrono::Duration::from_std(value).unwrap_or(chrono::Duration::days(30));
+    let initial = duration(plan.initial_lookback);
+    let lookback = duration(plan.lookback);
     user_ids
         .iter()
         .filter_map(|user_id| {
             let start = plan
                 .since
-                .or_else(|| state.users.get(user_id).map(|cursor| cursor.cursor))
-                .unwrap_or(plan.until - lookback);
+                .or_else(|| state.users.get(user_id).map(|cursor| cursor.cursor - lookback))
+                .unwrap_or(plan.until - initial);
             (start < plan.until).then(|| UserWindow {
                 user_id: user_id.clone(),
                 window: Window { start, end: plan.until },
@@ -193,6 +266,7 @@ async fn read_and_write(
     }
     readers.await.map_err(|error| SyncError::Http(format!("user reader task failed: {error}")))?;
     run.staged = writer.finish().await?;
+    run.already_landed = writer.already_landed;
     Ok(())
 }
 
@@ -232,6 +306,7 @@ struct RunState {
     pages: u64,
     rejected: u64,
     duplicates: u64,
+    already_landed: u64,
     rejections: Vec<serde_json::Value>,
     staged: Vec<StagedFile>,
     scope: String,
@@ -255,6 +330,7 @@ impl RunState {
             pages: 0,
             rejected: 0,
             duplicates: 0,
+            already_landed: 0,
             rejections: Vec::new(),
             staged: Vec::new(),
             scope,
@@ -311,36 +387,31 @@ impl RunState {
         Ok(None)
     }
 
-    /// Publishes the staged files, then advances the cursors and writes the run record. The
-    /// order makes the cursors trail the data: a crash in between re-reads a window instead of
-    /// skipping one.
+    /// Commits the run: the rejected records first (a plain write: harmless if the commit never
+    /// happens), then the commit record that publishes the files and advances the cursors.
     async fn commit(
         self,
         started_at: DateTime<Utc>,
         plan: &SyncPlan,
         client: &GraphClient,
-        mut state: LakeState,
     ) -> Result<RunSummary, SyncError> {
-        let meta = sink::layout::META_DIR;
         if !self.rejections.is_empty() {
-            let path = format!("{meta}/rejected/{}.json", self.run_id);
+            let path = format!("{}/rejected/{}.json", sink::layout::META_DIR, self.run_id);
             state::put_json(&self.lake, &path, &self.rejections).await?;
         }
-        sink::publish(&self.lake, &self.run_id, &self.staged).await?;
-
-        if !plan.dry_run {
-            for (user_id, cursor) in &self.cursors {
-                let entry = UserCursor { cursor: *cursor, run_id: self.run_id.clone() };
-                state.users.insert(user_id.clone(), entry);
-            }
-            state.save(&self.lake).await?;
-        }
-
         let lake = self.lake.clone();
+        let add = self.staged.clone();
+        let cursors = self.cursors.clone();
         let summary = self.summarize(started_at, plan, client);
-        if !plan.dry_run {
-            state::put_json(&lake, &format!("{meta}/runs/{}.json", summary.run_id), &summary).await?;
-        }
+        let record = CommitRecord {
+            format_version: commit::COMMIT_FORMAT_VERSION,
+            run_id: summary.run_id.clone(),
+            add,
+            remove: Vec::new(),
+            cursors,
+            run_record: serde_json::to_value(&summary).unwrap_or_default(),
+        };
+        commit::commit(&lake, &record).await?;
         Ok(summary)
     }
 
@@ -376,6 +447,7 @@ impl RunState {
             bytes: self.staged.iter().map(|file| file.bytes as u64).sum(),
             rejected_records: self.rejected,
             duplicate_records: self.duplicates,
+            already_landed_records: self.already_landed,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::graph::InteractionQuery;
 use crate::graph::auth::{Credential, Secret};
 use crate::graph::users::parse_users_file;
 use crate::sink::WriteOptions;
+use crate::sink::store::StoreOptions;
 
 /// The environment variable that holds the client secret.
 pub const CLIENT_SECRET_ENV: &str = "COPILOT_LAKE_CLIENT_SECRET";
@@ -28,12 +29,16 @@ pub enum Scope {
 #[derive(Debug, Clone)]
 pub struct SyncPlan {
     pub lake: String,
+    pub store_options: StoreOptions,
     pub credential: Credential,
     pub graph_url: Url,
     pub scope: Scope,
     pub since: Option<DateTime<Utc>>,
     pub until: DateTime<Utc>,
     pub initial_lookback: Duration,
+    pub lookback: Duration,
+    pub wait_for_lock: Duration,
+    pub lock_ttl: Duration,
     pub query: InteractionQuery,
     pub max_requests_per_second: f64,
     pub concurrency: usize,
@@ -80,12 +85,16 @@ impl SyncPlan {
 
         Ok(SyncPlan {
             lake: args.out.clone(),
+            store_options: StoreOptions::parse(&args.store_options).map_err(ConfigError)?,
             credential,
             graph_url,
             scope: scope(args)?,
             since,
             until,
             initial_lookback: parse_duration("--initial-lookback", &args.initial_lookback)?,
+            lookback: parse_duration("--lookback", &args.lookback)?,
+            wait_for_lock: parse_duration("--wait-for-lock", &args.wait_for_lock)?,
+            lock_ttl: lock_ttl(&args.lock_ttl)?,
             query: InteractionQuery { app_classes: args.app_classes.clone(), model: args.model.clone() },
             max_requests_per_second: args.max_requests_per_second,
             concurrency: args.concurrency,
@@ -191,6 +200,14 @@ fn scope(args: &SyncArgs) -> Result<Scope, ConfigError> {
         return Err(invalid("no scope: give --user, --users-file, --group or --license-sku"));
     }
     Ok(Scope::Licensed(args.license_skus.clone()))
+}
+
+fn lock_ttl(text: &str) -> Result<Duration, ConfigError> {
+    let ttl = parse_duration("--lock-ttl", text)?;
+    if ttl < Duration::from_secs(1) {
+        return Err(invalid(format!("invalid --lock-ttl '{text}': use at least 1s, such as 5m")));
+    }
+    Ok(ttl)
 }
 
 /// Parses RFC 3339, or `YYYY-MM-DD` as midnight UTC.
@@ -306,5 +323,14 @@ mod tests {
         assert_eq!(parse_size("--x", "4096").expect("size"), 4096);
         assert!(parse_size("--x", "12parsecs").is_err());
         assert!(parse_size("--x", "1").is_err());
+    }
+
+    #[test]
+    fn store_options_are_key_value_pairs() {
+        let parsed = plan(&["--store-option", "endpoint=http://127.0.0.1:3900", "--store-option", "region=garage"])
+            .expect("plan");
+        assert_eq!(format!("{:?}", parsed.store_options), r#"["endpoint", "region"]"#);
+        let error = plan(&["--store-option", "region"]).expect_err("no '='");
+        assert!(error.0.contains("KEY=VALUE"), "{error}");
     }
 }

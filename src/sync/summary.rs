@@ -34,6 +34,8 @@ pub struct RunSummary {
     pub bytes: u64,
     pub rejected_records: u64,
     pub duplicate_records: u64,
+    /// Records skipped because an earlier run already landed their key (lookback, reruns).
+    pub already_landed_records: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
