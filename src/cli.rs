@@ -145,6 +145,10 @@ pub struct SyncArgs {
     #[arg(long, env = "COPILOT_LAKE_SUMMARY")]
     pub summary: Option<PathBuf>,
 
+    /// Do not show the progress bar (it shows only when stderr is a terminal).
+    #[arg(long, env = "COPILOT_LAKE_NO_PROGRESS")]
+    pub no_progress: bool,
+
     /// Resolve users and windows, print the plan, and write nothing.
     #[arg(long, env = "COPILOT_LAKE_DRY_RUN")]
     pub dry_run: bool,

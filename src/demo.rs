@@ -53,8 +53,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<RunSummary> {
         write: WriteOptions::default(),
         summary: None,
         dry_run: false,
+        progress: false,
     };
-    let result = sync::run(plan).await;
+    let result = sync::run(plan, crate::sync::signals::StopFlag::never()).await;
     simulator.shutdown().await;
     let summary = result?;
     std::fs::write(args.out.join(DEMO_MARKER), "")

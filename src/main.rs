@@ -40,13 +40,21 @@ async fn run(command: Command) -> ExitCode {
                 Err(error) => return fail(2, &error),
             };
             let summary_path = plan.summary.clone();
-            match sync::run(plan).await {
+            let stop = sync::signals::install();
+            match sync::run(plan, stop).await {
                 Ok(summary) => {
                     if let Some(path) = summary_path {
                         let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
                         if let Err(error) = std::fs::write(&path, json) {
                             return fail(1, &format!("cannot write the summary to {}: {error}", path.display()));
                         }
+                    }
+                    if let Some(signal) = summary.stopped_by {
+                        eprintln!(
+                            "stopped by {signal:?}: {} user(s) committed, {} not started; the next run continues from there",
+                            summary.users.total, summary.users.not_started
+                        );
+                        return ExitCode::from(signal.exit_code());
                     }
                     if summary.users.failed > 0 {
                         eprintln!("{} user(s) failed; see failed_users in the run summary", summary.users.failed);

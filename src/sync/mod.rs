@@ -8,6 +8,8 @@
 pub mod commit;
 pub mod lock;
 pub mod plan;
+pub mod progress;
+pub mod signals;
 pub mod state;
 pub mod summary;
 
@@ -29,6 +31,8 @@ use crate::graph::{GraphClient, GraphError, UserHistory, UserOutcome, Window, us
 use crate::sink::{self, Lake, LakeWriter, StagedFile};
 use commit::{CommitError, CommitRecord};
 use lock::{LockError, RunLock};
+use progress::Progress;
+use signals::StopFlag;
 pub use plan::{ConfigError, Scope, SyncPlan};
 use state::{LakeState, StateError};
 use summary::{FailedUser, RunSummary, UserCounts};
@@ -99,7 +103,7 @@ pub fn http_client() -> Result<reqwest::Client, SyncError> {
 
 /// Runs one sync. Returns the summary also when some users failed; the caller maps that to
 /// exit code 3.
-pub async fn run(plan: SyncPlan) -> Result<RunSummary, SyncError> {
+pub async fn run(plan: SyncPlan, stop: StopFlag) -> Result<RunSummary, SyncError> {
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
     let lake = sink::store::open(&plan.lake, &plan.store_options)?;
@@ -125,7 +129,7 @@ pub async fn run(plan: SyncPlan) -> Result<RunSummary, SyncError> {
     let lock = RunLock::acquire(&lake, &run_id, plan.lock_ttl, plan.wait_for_lock).await?;
     let lock = Arc::new(tokio::sync::Mutex::new(lock));
     let renewal = tokio::spawn(renew_lock(Arc::clone(&lock)));
-    let result = locked_run(&plan, &client, &lake, run_id.clone(), started_at, &lock).await;
+    let result = locked_run(&plan, &client, &lake, run_id.clone(), started_at, &lock, stop).await;
     renewal.abort();
     // The aborted task drops its handle on the lock only once awaited.
     let _ = renewal.await;
@@ -155,6 +159,7 @@ async fn locked_run(
     run_id: String,
     started_at: DateTime<Utc>,
     lock: &tokio::sync::Mutex<RunLock>,
+    stop: StopFlag,
 ) -> Result<RunSummary, SyncError> {
     let finished = commit::recover(lake).await?;
     if finished > 0 {
@@ -166,7 +171,7 @@ async fn locked_run(
     tracing::info!(run_id, users = windows.len(), lake = lake.location, "sync started");
 
     let mut run = RunState::new(run_id, lake.clone(), plan);
-    if let Err(error) = read_and_write(plan, client, windows, &mut run).await {
+    if let Err(error) = read_and_write(plan, client, windows, &mut run, stop).await {
         discard_staging(lake, &run.run_id).await;
         return Err(error);
     }
@@ -248,18 +253,29 @@ async fn read_and_write(
     client: &Arc<GraphClient>,
     windows: Vec<UserWindow>,
     run: &mut RunState,
+    stop: StopFlag,
 ) -> Result<(), SyncError> {
+    let planned = windows.len() as u64;
     let (sender, mut receiver) = mpsc::channel::<UserResult>(WRITER_QUEUE);
-    let readers = tokio::spawn(read_users(Arc::clone(client), plan.clone(), windows, sender));
+    let readers = tokio::spawn(read_users(Arc::clone(client), plan.clone(), windows, sender, stop.clone()));
 
     let mut writer = LakeWriter::new(run.lake.clone(), run.run_id.clone(), plan.write.clone());
+    let mut progress = Progress::new(plan.progress, planned as usize, Arc::clone(&client.stats));
     let mut fatal = None;
     while let Some(result) = receiver.recv().await {
+        let (records, pages) = match &result.history {
+            Ok(history) => (history.records.len() as u64, u64::from(history.pages)),
+            Err(_) => (0, 0),
+        };
         if let Some(error) = run.record(&mut writer, result).await? {
             fatal = Some(error);
             break;
         }
+        progress.user_done(records, pages);
     }
+    progress.finish();
+    run.stopped_by = stop.requested();
+    run.users.not_started = planned.saturating_sub(run.users.total);
     if let Some(error) = fatal {
         readers.abort();
         return Err(error);
@@ -275,8 +291,11 @@ async fn read_users(
     plan: SyncPlan,
     windows: Vec<UserWindow>,
     sender: mpsc::Sender<UserResult>,
+    stop: StopFlag,
 ) {
-    let reads = futures::stream::iter(windows).map(|user| {
+    // After a stop signal no new user starts; the users in flight finish.
+    let not_stopped = move |_: &UserWindow| std::future::ready(stop.requested().is_none());
+    let reads = futures::stream::iter(windows).take_while(not_stopped).map(|user| {
         let client = Arc::clone(&client);
         let query = plan.query.clone();
         let span = tracing::info_span!("user", user_id = %user.user_id);
@@ -310,6 +329,7 @@ struct RunState {
     rejections: Vec<serde_json::Value>,
     staged: Vec<StagedFile>,
     scope: String,
+    stopped_by: Option<signals::StopSignal>,
 }
 
 impl RunState {
@@ -334,6 +354,7 @@ impl RunState {
             rejections: Vec::new(),
             staged: Vec::new(),
             scope,
+            stopped_by: None,
         }
     }
 
@@ -436,6 +457,7 @@ impl RunState {
             window_end: plan.until,
             scope: self.scope,
             users: self.users,
+            stopped_by: self.stopped_by,
             failed_users: self.failed,
             skipped_users: self.skipped,
             requests: stats.requests.load(Ordering::Relaxed),

@@ -45,6 +45,8 @@ pub struct SyncPlan {
     pub write: WriteOptions,
     pub summary: Option<PathBuf>,
     pub dry_run: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
 }
 
 /// An invalid flag or setting.
@@ -105,6 +107,7 @@ impl SyncPlan {
             },
             summary: args.summary.clone(),
             dry_run: args.dry_run,
+            progress: !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         })
     }
 }

@@ -20,6 +20,8 @@ pub struct RunSummary {
     pub window_start: Option<DateTime<Utc>>,
     pub window_end: DateTime<Utc>,
     pub scope: String,
+    /// The signal that stopped the run early; users it did not start are `users.not_started`.
+    pub stopped_by: Option<super::signals::StopSignal>,
     pub users: UserCounts,
     /// Users whose window was not landed because of faults; a rerun reads them again.
     pub failed_users: Vec<FailedUser>,
@@ -45,6 +47,8 @@ pub struct UserCounts {
     pub not_licensed: u64,
     pub not_found: u64,
     pub failed: u64,
+    /// Users planned but not read because a stop signal came first.
+    pub not_started: u64,
 }
 
 impl UserCounts {
