@@ -23,6 +23,8 @@ SELECT
     CAST(from_device_display_name AS VARCHAR) AS from_device_display_name,
     CAST(body_content_type AS VARCHAR) AS body_content_type,
     CAST(body_content AS VARCHAR) AS body_content,
+    CAST(app AS VARCHAR) AS app,
+    CAST(body_text AS VARCHAR) AS body_text,
     CAST(date AS DATE) AS date
 FROM read_parquet('copilot-lake-demo/interactions/**/*.parquet', hive_partitioning = true);
 

@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS interactions (
     from_device_display_name STRING,
     body_content_type STRING,
     body_content STRING,
+    app STRING,
+    body_text STRING,
     date DATE
 )
 USING parquet

@@ -1,5 +1,5 @@
 //! The `schema` command's output, generated from the table definitions: JSON, DuckDB views over
-//! `read_parquet`, and Spark tables.
+//! `read_parquet`, Spark tables, and Trino tables of the Hive connector.
 
 use serde_json::json;
 
@@ -36,14 +36,18 @@ fn quote_sql(text: &str) -> String {
 /// DuckDB views, one per table, that read the lake with hive partitioning and name every column
 /// with its type, so a schema drift shows up as an error instead of a silent change.
 pub fn duckdb_ddl(lake: &str) -> String {
-    let mut out = String::from("-- copilot-lake tables as DuckDB views. Run with: duckdb -init <this file>\n");
+    let mut out = String::from(
+        "-- copilot-lake tables as DuckDB views. Run with: duckdb -init <this file>\n",
+    );
     let lake = quote_sql(lake.trim_end_matches('/'));
     for table in Table::ALL {
         let columns: Vec<String> = table
             .columns()
             .iter()
             .map(|c| format!("    CAST({0} AS {1}) AS {0}", c.name, c.kind.duckdb()))
-            .chain([format!("    CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}")])
+            .chain([format!(
+                "    CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}"
+            )])
             .collect();
         out.push_str(&format!(
             "\nCREATE OR REPLACE VIEW {name} AS\nSELECT\n{columns}\nFROM read_parquet('{lake}/{name}/**/*.parquet', hive_partitioning = true);\n",
@@ -56,7 +60,9 @@ pub fn duckdb_ddl(lake: &str) -> String {
 
 /// Spark external tables over the lake's folders, partitioned by `date`.
 pub fn spark_ddl(lake: &str) -> String {
-    let mut out = String::from("-- copilot-lake tables for Spark SQL. After creating them, run MSCK REPAIR TABLE <name> to discover partitions.\n");
+    let mut out = String::from(
+        "-- copilot-lake tables for Spark SQL. After creating them, run MSCK REPAIR TABLE <name> to discover partitions.\n",
+    );
     let lake = quote_sql(lake.trim_end_matches('/'));
     for table in Table::ALL {
         let columns: Vec<String> = table
@@ -77,6 +83,39 @@ pub fn spark_ddl(lake: &str) -> String {
     out
 }
 
+/// The header of the Trino DDL: the catalog setting the timestamp columns need, and how to
+/// register partitions, which the Hive connector does not discover by itself.
+const TRINO_HEADER: &str = "\
+-- copilot-lake tables for Trino's Hive connector: external tables over the lake's folders.
+-- The lake location must be an absolute URI the catalog can read, such as s3://bucket/prefix.
+-- created_date_time is timestamp(6) in UTC, so the catalog needs hive.timestamp-precision=MICROSECONDS.
+-- With the default MILLISECONDS, Trino rejects the column: declare it timestamp(3) to read
+-- milliseconds instead. The Hive connector has no NOT NULL, but the key columns user_id,
+-- session_id, interaction_id and ordinal are never null.
+-- After creating the tables, and after every sync that adds dates, register the partitions:
+--   CALL system.sync_partition_metadata('<schema>', '<table>', 'ADD');
+";
+
+/// Trino external tables of the Hive connector over the lake's folders, partitioned by `date`.
+pub fn trino_ddl(lake: &str) -> String {
+    let mut out = String::from(TRINO_HEADER);
+    let lake = quote_sql(lake.trim_end_matches('/'));
+    for table in Table::ALL {
+        let columns: Vec<String> = table
+            .columns()
+            .iter()
+            .map(|c| format!("    {} {}", c.name, c.kind.trino()))
+            .chain([format!("    {PARTITION_COLUMN} date")])
+            .collect();
+        out.push_str(&format!(
+            "\nCREATE TABLE IF NOT EXISTS {name} (\n{columns}\n)\nWITH (\n    external_location = '{lake}/{name}',\n    format = 'PARQUET',\n    partitioned_by = ARRAY['{PARTITION_COLUMN}']\n);\n",
+            name = table.name(),
+            columns = columns.join(",\n"),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,7 +127,10 @@ mod tests {
         assert_eq!(tables.len(), 5);
         let mentions = &tables[4];
         assert_eq!(mentions["name"], "mentions");
-        assert_eq!(mentions["columns"].as_array().expect("columns").len(), Table::Mentions.columns().len());
+        assert_eq!(
+            mentions["columns"].as_array().expect("columns").len(),
+            Table::Mentions.columns().len()
+        );
     }
 
     #[test]
@@ -98,5 +140,33 @@ mod tests {
         let spark = spark_ddl("s3a://bucket/lake");
         assert!(spark.contains("LOCATION 's3a://bucket/lake/mentions'"));
         assert!(spark.contains("mention_id INT,"));
+        let trino = trino_ddl("s3://bucket/o'brien/");
+        assert!(trino.contains("external_location = 's3://bucket/o''brien/links',"));
+    }
+
+    #[test]
+    fn trino_tables_end_with_the_partition() {
+        let ddl = trino_ddl("s3://bucket/lake");
+        assert_eq!(
+            ddl.matches("CREATE TABLE IF NOT EXISTS").count(),
+            Table::ALL.len()
+        );
+        assert_eq!(
+            ddl.matches("partitioned_by = ARRAY['date']").count(),
+            Table::ALL.len()
+        );
+        assert!(ddl.contains("    created_date_time timestamp(6),\n"));
+        assert!(ddl.contains("    mention_id integer,\n"));
+        assert!(
+            ddl.contains("    body_text varchar,\n    date date\n)"),
+            "date is the last column"
+        );
+        let column_lines = ddl.lines().filter(|line| line.starts_with("    "));
+        for line in column_lines {
+            assert!(
+                !line.contains("NOT NULL"),
+                "the Hive connector has no NOT NULL: {line}"
+            );
+        }
     }
 }

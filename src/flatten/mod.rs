@@ -2,9 +2,11 @@
 //! `contexts`, `attachments`, `links` and `mentions` lists, keyed by
 //! (`user_id`, `session_id`, `interaction_id`) and, for child rows, the 0-based `ordinal`.
 
+pub mod app;
 mod builder;
 pub mod ddl;
 pub mod schema;
+pub mod text;
 
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -20,7 +22,9 @@ pub struct Flattener {
 
 impl Default for Flattener {
     fn default() -> Self {
-        Flattener { builders: Table::ALL.map(TableBuilder::new) }
+        Flattener {
+            builders: Table::ALL.map(TableBuilder::new),
+        }
     }
 }
 
@@ -40,7 +44,11 @@ impl Flattener {
 
     /// Appends one interaction and its child rows, as requested for `user_id`.
     pub fn push(&mut self, user_id: &str, record: &Interaction) {
-        let key = Key { user_id, session_id: &record.session_id, interaction_id: &record.id };
+        let key = Key {
+            user_id,
+            session_id: &record.session_id,
+            interaction_id: &record.id,
+        };
         self.push_interaction(&key, record);
 
         for (ordinal, context) in present(&record.contexts) {
@@ -75,6 +83,15 @@ impl Flattener {
         let application = from.and_then(|from| from.application.as_ref());
         let device = from.and_then(|from| from.device.as_ref());
         let body = record.body.as_ref();
+        let body_text = body.and_then(|body| {
+            let cards =
+                text::Cards::new(present(&record.attachments).map(|(_, attachment)| attachment));
+            text::body_text(
+                body.content_type.as_deref(),
+                body.content.as_deref()?,
+                &cards,
+            )
+        });
 
         let row = self.builder(Table::Interactions);
         key.append(row);
@@ -95,7 +112,9 @@ impl Flattener {
             .str(device.and_then(|d| d.id()))
             .str(device.and_then(|d| d.display_name()))
             .str(body.and_then(|b| b.content_type.as_deref()))
-            .str(body.and_then(|b| b.content.as_deref()));
+            .str(body.and_then(|b| b.content.as_deref()))
+            .str(record.app_class.as_deref().and_then(app::app_name))
+            .str(body_text.as_deref());
         row.end_row();
     }
 
@@ -164,7 +183,9 @@ struct Key<'a> {
 
 impl Key<'_> {
     fn append(&self, row: &mut TableBuilder) {
-        row.str(Some(self.user_id)).str(Some(self.session_id)).str(Some(self.interaction_id));
+        row.str(Some(self.user_id))
+            .str(Some(self.session_id))
+            .str(Some(self.interaction_id));
     }
 }
 
@@ -207,8 +228,13 @@ mod tests {
         flattener.push("u1", &interaction);
         let batches = flattener.finish().expect("batches");
 
-        let (_, links) = batches.iter().find(|(t, _)| *t == Table::Links).expect("links batch");
-        let ordinals = links.column(3).as_primitive::<arrow::datatypes::Int32Type>();
+        let (_, links) = batches
+            .iter()
+            .find(|(t, _)| *t == Table::Links)
+            .expect("links batch");
+        let ordinals = links
+            .column(3)
+            .as_primitive::<arrow::datatypes::Int32Type>();
         assert_eq!(ordinals.values().to_vec(), vec![0, 2]);
         let urls = links.column(4).as_string::<i32>();
         assert_eq!(urls.value(1), "c");

@@ -46,6 +46,17 @@ impl ColumnType {
         }
     }
 
+    /// Returns the type of the Trino Hive connector, whose table columns have no time zone: the
+    /// timestamp is the UTC time, read at microseconds when the catalog sets
+    /// `hive.timestamp-precision=MICROSECONDS`.
+    pub fn trino(self) -> &'static str {
+        match self {
+            ColumnType::Utf8 => "varchar",
+            ColumnType::Int32 => "integer",
+            ColumnType::TimestampMicrosUtc => "timestamp(6)",
+        }
+    }
+
     /// The name in the `schema --format json` output.
     pub fn json_name(self) -> &'static str {
         match self {
@@ -65,14 +76,26 @@ pub struct Column {
 }
 
 const fn key(name: &'static str) -> Column {
-    Column { name, kind: ColumnType::Utf8, nullable: false }
+    Column {
+        name,
+        kind: ColumnType::Utf8,
+        nullable: false,
+    }
 }
 
 const fn text(name: &'static str) -> Column {
-    Column { name, kind: ColumnType::Utf8, nullable: true }
+    Column {
+        name,
+        kind: ColumnType::Utf8,
+        nullable: true,
+    }
 }
 
-const ORDINAL: Column = Column { name: "ordinal", kind: ColumnType::Int32, nullable: false };
+const ORDINAL: Column = Column {
+    name: "ordinal",
+    kind: ColumnType::Int32,
+    nullable: false,
+};
 
 const KEY: [Column; 3] = [key("user_id"), key("session_id"), key("interaction_id")];
 
@@ -85,7 +108,11 @@ const INTERACTIONS: &[Column] = &[
     text("interaction_type"),
     text("conversation_type"),
     text("etag"),
-    Column { name: "created_date_time", kind: ColumnType::TimestampMicrosUtc, nullable: true },
+    Column {
+        name: "created_date_time",
+        kind: ColumnType::TimestampMicrosUtc,
+        nullable: true,
+    },
     text("locale"),
     text("from_user_id"),
     text("from_user_display_name"),
@@ -98,6 +125,9 @@ const INTERACTIONS: &[Column] = &[
     text("from_device_display_name"),
     text("body_content_type"),
     text("body_content"),
+    // Derived columns follow the columns read from Graph, so those keep their positions.
+    text("app"),
+    text("body_text"),
 ];
 
 const CONTEXTS: &[Column] = &[
@@ -137,7 +167,11 @@ const MENTIONS: &[Column] = &[
     KEY[1],
     KEY[2],
     ORDINAL,
-    Column { name: "mention_id", kind: ColumnType::Int32, nullable: true },
+    Column {
+        name: "mention_id",
+        kind: ColumnType::Int32,
+        nullable: true,
+    },
     text("mention_text"),
     text("mentioned_user_id"),
     text("mentioned_user_display_name"),
@@ -161,8 +195,13 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 5] =
-        [Table::Interactions, Table::Contexts, Table::Attachments, Table::Links, Table::Mentions];
+    pub const ALL: [Table; 5] = [
+        Table::Interactions,
+        Table::Contexts,
+        Table::Attachments,
+        Table::Links,
+        Table::Mentions,
+    ];
 
     /// The table's folder name under the lake root.
     pub fn name(self) -> &'static str {
@@ -216,7 +255,10 @@ mod tests {
     fn child_tables_start_with_key_and_ordinal() {
         for table in &Table::ALL[1..] {
             let names: Vec<&str> = table.columns().iter().take(4).map(|c| c.name).collect();
-            assert_eq!(names, ["user_id", "session_id", "interaction_id", "ordinal"]);
+            assert_eq!(
+                names,
+                ["user_id", "session_id", "interaction_id", "ordinal"]
+            );
         }
     }
 
