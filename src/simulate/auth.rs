@@ -53,7 +53,7 @@ impl TokenStore {
             ver: "1.0",
         };
         let header = r#"{"typ":"JWT","alg":"none","kid":"copilot-lake-simulator"}"#;
-        // The claims hold only strings and numbers, so serializing cannot fail.
+        // `Claims` contains only strings, integers and a string array, which always serialize.
         let payload = serde_json::to_vec(&claims).unwrap_or_default();
         let signature = format!("unsigned-{number}");
         let token = format!(
@@ -140,7 +140,9 @@ pub(super) async fn issue_token(
     }
 }
 
-/// Validates a client-credentials request in the order Entra ID does, and returns the client id.
+/// Validates a client-credentials request and returns the client id. The checks run tenant,
+/// grant type, client id, scope, then credential. NOTE: Entra ID does not document its order,
+/// so a request with several faults may get another error there.
 fn check_token_request(
     options: &ServerOptions,
     tenant: &str,
@@ -153,7 +155,9 @@ fn check_token_request(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         ));
     }
     let grant_type = required(form, "grant_type")?;
@@ -200,7 +204,9 @@ fn check_scope(scope: &str) -> Result<(), TokenError> {
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             1002012,
-            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+            format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
         ));
     };
     let resource = resource.trim_end_matches('/');
@@ -217,7 +223,11 @@ fn check_scope(scope: &str) -> Result<(), TokenError> {
 
 /// Accepts a client secret, checked when the server has one, or a client assertion, whose
 /// signature the simulator cannot check and so only checks for JWT shape.
-fn check_credential(options: &ServerOptions, client_id: &str, form: &HashMap<String, String>) -> Result<(), TokenError> {
+fn check_credential(
+    options: &ServerOptions,
+    client_id: &str,
+    form: &HashMap<String, String>,
+) -> Result<(), TokenError> {
     if let Some(assertion) = form.get("client_assertion") {
         let assertion_type = form.get("client_assertion_type").map(String::as_str).unwrap_or_default();
         if assertion_type != CLIENT_ASSERTION_TYPE {
@@ -251,7 +261,9 @@ fn check_credential(options: &ServerOptions, client_id: &str, form: &HashMap<Str
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
-            format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+            ),
         )),
         _ => Ok(()),
     }
@@ -343,7 +355,8 @@ mod tests {
         let store = TokenStore::default();
         let token = store.issue("tenant-1", "app-1", Duration::from_secs(60));
         let payload = token.split('.').nth(1).expect("payload");
-        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
         assert_eq!(claims["aud"], "https://graph.microsoft.com");
         assert_eq!(claims["tid"], "tenant-1");
         assert_eq!(claims["appid"], "app-1");

@@ -1,8 +1,8 @@
 //! Fixed text that the generator draws from: names, Copilot apps, prompts and responses.
 //!
-//! The prompts and responses are written in the style of the public samples of the
-//! getAllEnterpriseInteractions API. Some contain emoji, CJK and right-to-left text on purpose,
-//! because real histories do and a connector must land them unchanged.
+//! The prompts and responses are written in the style of the examples on Microsoft's reference
+//! pages for the getAllEnterpriseInteractions API. Some contain emoji, CJK and right-to-left text
+//! on purpose, because real histories do and a connector must land them unchanged.
 
 /// A given name or family name with the ASCII form used in user principal names.
 #[derive(Clone, Copy)]
@@ -97,7 +97,7 @@ pub(super) const WHOLE_NAMES: [(&str, &str); 6] = [
 ];
 
 /// A Copilot app: the suffix of its `appClass`, its conversation type, the name of the bot that
-/// answers in it, its share of sessions, and what its users ask.
+/// responds in it, its share of sessions, and the family of records it produces.
 pub(super) struct CopilotApp {
     pub suffix: &'static str,
     pub conversation_type: &'static str,
@@ -109,7 +109,7 @@ pub(super) struct CopilotApp {
 /// The families of apps whose records differ in shape.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum AppKind {
-    /// BizChat and WebChat: html bodies that point at an Adaptive Card, and links.
+    /// BizChat, WebChat and CoworkChat: html bodies that point at an Adaptive Card, and links.
     Chat,
     /// Copilot in Teams chats and meetings.
     Teams,
@@ -147,7 +147,7 @@ pub(super) static APPS: [CopilotApp; 14] = [
     app("CoworkChat", "appchat", "Microsoft 365 Copilot", 3, AppKind::Chat),
 ];
 
-/// The application id of the Copilot bot in every public sample.
+/// The application id of the Copilot bot in every published example.
 pub(super) const COPILOT_APP_ID: &str = "fb8d773d-7ef8-4ec0-a117-179f88add510";
 
 pub(super) const CHAT_PROMPTS: [&str; 12] = [
@@ -262,6 +262,9 @@ pub(super) const MEETING_TITLES: [&str; 6] = [
 /// Channels and tags that prompts mention besides users.
 pub(super) const CHANNEL_NAMES: [&str; 3] = ["Launch team", "General", "Ventas España"];
 pub(super) const TAG_NAMES: [&str; 3] = ["Designers", "On-call", "Reviewers"];
+
+/// Locales with their weights; both cases of `en-us` occur in exported histories.
+pub(super) static LOCALES: [(&str, u32); 4] = [("en-us", 60), ("en-US", 20), ("de-de", 10), ("ja-jp", 10)];
 
 /// Devices that `from.device` names when it is present.
 pub(super) const DEVICE_NAMES: [&str; 4] = ["LAPTOP-7F3K2Q", "Surface Pro 9", "iPhone", "Windows"];

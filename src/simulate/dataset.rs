@@ -7,8 +7,8 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
-/// The SKU id of the Microsoft 365 Copilot license. Licensed users hold it, unlicensed users
-/// hold no SKU at all.
+/// The SKU id of the Microsoft 365 Copilot license. In the simulator, licensed users hold it
+/// and unlicensed users hold no SKU at all.
 pub const COPILOT_SKU_ID: &str = "639dec6b-bb19-468b-871c-c5c441c4b0cb";
 
 /// The domain of the user principal names of users the simulator makes up.
@@ -76,7 +76,7 @@ impl Default for GenerateOptions {
     }
 }
 
-/// Why records could not be added. Each variant names the file or user the records came from.
+/// Errors of adding records. Each variant names the file or user the records came from.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     #[error("failed to read records file {}: {source}", path.display())]
@@ -108,12 +108,11 @@ impl Dataset {
     /// array of records, a page object with `value`, or one bare record object. Records are
     /// served through the normal filter and paging path. Errors name the file and what is wrong.
     pub fn add_records_file(&mut self, user_id: &str, path: &Path) -> Result<(), DatasetError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| DatasetError::Read { path: path.to_owned(), source })?;
-        let document: Value = serde_json::from_slice(&bytes)
-            .map_err(|source| DatasetError::Json { path: path.to_owned(), source })?;
-        let records = records_of_document(document)
-            .map_err(|found| DatasetError::Shape { path: path.to_owned(), found })?;
+        let bytes = std::fs::read(path).map_err(|source| DatasetError::Read { path: path.to_owned(), source })?;
+        let document: Value =
+            serde_json::from_slice(&bytes).map_err(|source| DatasetError::Json { path: path.to_owned(), source })?;
+        let records =
+            records_of_document(document).map_err(|found| DatasetError::Shape { path: path.to_owned(), found })?;
         self.add_validated(user_id, records, &path.display().to_string())
     }
 
@@ -130,14 +129,9 @@ impl Dataset {
         self.raw_pages.entry(id).or_default().extend(pages);
     }
 
-    /// The records of `user_id` with created in [start, end), in the order the server serves
-    /// them: what a correct client must land. `user_id` may also be a user principal name.
-    pub fn records_in_window(
-        &self,
-        user_id: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Vec<&SimRecord> {
+    /// Returns the records of `user_id` with created in [start, end), in the order the server
+    /// serves them: what a correct client must land. `user_id` may also be a user principal name.
+    pub fn records_in_window(&self, user_id: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<&SimRecord> {
         let Some(user) = self.find_user(user_id) else {
             return Vec::new();
         };
@@ -154,28 +148,18 @@ impl Dataset {
     /// Finds a user by id or by user principal name. Ids match exactly, user principal names
     /// match ignoring ASCII case, as in Entra ID.
     pub fn find_user(&self, id_or_upn: &str) -> Option<&SimUser> {
-        self.users.iter().find(|user| user.id == id_or_upn).or_else(|| {
-            self.users
-                .iter()
-                .find(|user| user.user_principal_name.eq_ignore_ascii_case(id_or_upn))
-        })
+        self.users
+            .iter()
+            .find(|user| user.id == id_or_upn)
+            .or_else(|| self.users.iter().find(|user| user.user_principal_name.eq_ignore_ascii_case(id_or_upn)))
     }
 
-    fn add_validated(
-        &mut self,
-        user_id: &str,
-        records: Vec<Value>,
-        origin: &str,
-    ) -> Result<(), DatasetError> {
+    fn add_validated(&mut self, user_id: &str, records: Vec<Value>, origin: &str) -> Result<(), DatasetError> {
         let parsed = records
             .into_iter()
             .enumerate()
             .map(|(index, json)| {
-                parse_record(json).map_err(|reason| DatasetError::Record {
-                    origin: origin.to_owned(),
-                    index,
-                    reason,
-                })
+                parse_record(json).map_err(|reason| DatasetError::Record { origin: origin.to_owned(), index, reason })
             })
             .collect::<Result<Vec<_>, _>>()?;
 
@@ -194,11 +178,8 @@ impl Dataset {
         if let Some(user) = self.find_user(id_or_upn) {
             return user.id.clone();
         }
-        let user_principal_name = if id_or_upn.contains('@') {
-            id_or_upn.to_owned()
-        } else {
-            format!("{id_or_upn}@{TENANT_DOMAIN}")
-        };
+        let user_principal_name =
+            if id_or_upn.contains('@') { id_or_upn.to_owned() } else { format!("{id_or_upn}@{TENANT_DOMAIN}") };
         self.users.push(SimUser {
             id: id_or_upn.to_owned(),
             user_principal_name,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::generate::format_guid;
+use super::session::format_guid;
 
 /// The ids of one request: Graph's own, and the caller's `client-request-id` header, which
 /// defaults to Graph's id when the caller sent none.
@@ -86,7 +86,9 @@ impl GraphError {
         GraphError::new(
             StatusCode::NOT_FOUND,
             "Request_ResourceNotFound",
-            format!("Resource '{user}' does not exist or one of its queried reference-property objects are not present."),
+            format!(
+                "Resource '{user}' does not exist or one of its queried reference-property objects are not present."
+            ),
         )
     }
 
@@ -260,7 +262,8 @@ mod tests {
 
     #[tokio::test]
     async fn token_error_starts_with_aadsts() {
-        let error = TokenError::new(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, "Invalid client secret provided.");
+        let error =
+            TokenError::new(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, "Invalid client secret provided.");
         let body = body_of(error.render(&ids())).await;
         assert_eq!(body["error"], "invalid_client");
         let description = body["error_description"].as_str().expect("description");

@@ -49,8 +49,10 @@ struct InteractionsRequest<'a> {
 }
 
 impl InteractionsRequest<'_> {
-    /// Checks run in this order: route, token, query syntax, user, license, then the filter's
-    /// bounds (a backend failure in Graph, hence after the user checks), then paging.
+    /// Checks run in this order: route, token, query syntax, user, license, the filter's bounds,
+    /// then paging. The single-bound 500 comes after the user checks because Graph reports it as
+    /// a failure to execute the request.
+    /// NOTE: Graph does not document its order among these errors, so this order is a guess.
     fn respond(&self, user_segment: &str, raw_query: Option<&str>) -> Result<Response, GraphError> {
         check_version(self.version)?;
         self.state.tokens.authorize(self.headers)?;
@@ -80,21 +82,18 @@ impl InteractionsRequest<'_> {
         };
 
         let records = dataset.records.get(&user.id).map(Vec::as_slice).unwrap_or_default();
-        let matching: Vec<&SimRecord> = records.iter().filter(|record| filter.matches(record)).collect();
+        let late = self.state.options.late.as_ref();
+        let visible = |record: &&SimRecord| late.is_none_or(|late| late.is_visible(record));
+        let matching: Vec<&SimRecord> = records.iter().filter(|record| filter.matches(record)).filter(visible).collect();
         let page: Vec<&Value> = matching.iter().skip(offset).take(top).map(|record| &record.json).collect();
         let next = (offset + top < matching.len()).then(|| self.link(&options, SkipToken::Interactions(offset + top)));
-        let body = InteractionPage {
-            context: self.context_url(),
-            count: page.len(),
-            next_link: next,
-            value: page,
-        };
+        let body = InteractionPage { context: self.context_url(), count: page.len(), next_link: next, value: page };
         Ok(odata_response(serde_json::to_vec(&body).map_err(internal_error)?))
     }
 
     /// Serves raw page `i` of a user: page 0 without `$skiptoken`, page `i` for the token of
-    /// `RawPage=<i>`. Pages that are JSON objects get their `@odata.nextLink` pointed at the next
-    /// page (or removed on the last one); other bytes are served as they are.
+    /// `RawPage=<i>`. A page that is a JSON object gets an `@odata.nextLink` to the next page, or
+    /// loses it on the last page. Other bytes are served as they are.
     fn raw_page(&self, pages: &[Bytes], options: &QueryOptions) -> Result<Response, GraphError> {
         let index = match options.get("$skiptoken").map(SkipToken::decode).transpose()? {
             None => 0,
@@ -130,7 +129,7 @@ impl InteractionsRequest<'_> {
     }
 }
 
-/// The legacy `model` parameter takes `A` or `B` and changes nothing in the simulator.
+/// Accepts the legacy `model` parameter with `A` or `B`, which changes nothing in the simulator.
 fn check_model(model: Option<&str>) -> Result<(), GraphError> {
     match model {
         None | Some("A" | "B") => Ok(()),
@@ -140,7 +139,7 @@ fn check_model(model: Option<&str>) -> Result<(), GraphError> {
     }
 }
 
-/// A page of records; the field order is the key order of Graph's pages.
+/// A page of records. The field order is the key order of Graph's pages.
 #[derive(Serialize)]
 struct InteractionPage<'a> {
     #[serde(rename = "@odata.context")]
@@ -163,8 +162,8 @@ fn internal_error(error: serde_json::Error) -> GraphError {
     GraphError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Failed to execute request.")
 }
 
-/// The `Host` header of the request, which next links must keep so that clients reach the same
-/// server, or the listening address when the header is missing.
+/// Returns the `Host` header of the request, which next links must keep so that clients reach
+/// the same server, or the listening address when the header is missing.
 pub(super) fn request_host(headers: &HeaderMap, addr: SocketAddr) -> String {
     headers
         .get(header::HOST)
@@ -190,8 +189,8 @@ mod tests {
         DateTime::parse_from_rfc3339(text).expect("test timestamp").to_utc()
     }
 
-    /// 25 records one hour apart from 2026-10-01T00:00:00Z, cycling through three apps, for
-    /// user "alice"; and an unlicensed user "bob".
+    /// Builds 25 records one hour apart from 2026-10-01T00:00:00Z, cycling through three apps,
+    /// for user "alice", and an unlicensed user "bob".
     fn hourly_dataset() -> Dataset {
         let mut dataset = Dataset::empty();
         let apps = [WORD, CHAT, TEAMS];
@@ -216,9 +215,11 @@ mod tests {
         dataset
     }
 
-    /// The ids of the records of `hourly_dataset`, in creation order.
+    /// Returns the ids of the records of `hourly_dataset`, in creation order.
     fn hourly_ids() -> Vec<String> {
-        (0..25).map(|hour| (at("2026-10-01T00:00:00Z") + Duration::hours(hour)).timestamp_millis().to_string()).collect()
+        (0..25)
+            .map(|hour| (at("2026-10-01T00:00:00Z") + Duration::hours(hour)).timestamp_millis().to_string())
+            .collect()
     }
 
     fn ids_of(records: &[Value]) -> Vec<String> {
@@ -239,7 +240,8 @@ mod tests {
                 assert_eq!(page["@odata.count"], page["value"].as_array().expect("value").len(), "$top={top}");
             }
             assert!(pages.last().expect("a page").get("@odata.nextLink").is_none());
-            let records: Vec<Value> = pages.iter().flat_map(|page| page["value"].as_array().cloned().unwrap_or_default()).collect();
+            let records: Vec<Value> =
+                pages.iter().flat_map(|page| page["value"].as_array().cloned().unwrap_or_default()).collect();
             assert_eq!(ids_of(&records), expected, "$top={top}");
         }
     }
@@ -260,7 +262,8 @@ mod tests {
         let filter = "createdDateTime gt 2026-10-01T02:00:00Z and createdDateTime lt 2026-10-01T05:00:00.000Z";
         let first = harness.get_query(&harness.interactions_url("alice"), &[("$filter", filter)]).await;
         let records = harness.all_records(first).await;
-        let created: Vec<&str> = records.iter().map(|record| record["createdDateTime"].as_str().expect("created")).collect();
+        let created: Vec<&str> =
+            records.iter().map(|record| record["createdDateTime"].as_str().expect("created")).collect();
         assert_eq!(created, ["2026-10-01T03:00:00.000Z", "2026-10-01T04:00:00.000Z"]);
     }
 
@@ -283,7 +286,8 @@ mod tests {
             let response = harness.get_query(&harness.interactions_url("alice"), &[("$filter", filter)]).await;
             let error = graph_error(response, StatusCode::BAD_REQUEST).await;
             assert_eq!(error["code"], "BadRequest");
-            let message = format!("The entity property '{property}' and operationKind 'Equal' is not allowed in $filter query.");
+            let message =
+                format!("The entity property '{property}' and operationKind 'Equal' is not allowed in $filter query.");
             assert_eq!(error["message"], message);
         }
     }
@@ -344,10 +348,13 @@ mod tests {
         assert_eq!(records.len(), 17);
         assert!(records.iter().all(|record| record["appClass"] == WORD || record["appClass"] == CHAT));
 
-        let dated = format!("createdDateTime gt 2026-10-01T00:00:00Z and createdDateTime lt 2026-10-01T06:00:00Z and ({filter})");
+        let dated = format!(
+            "createdDateTime gt 2026-10-01T00:00:00Z and createdDateTime lt 2026-10-01T06:00:00Z and ({filter})"
+        );
         let first = harness.get_query(&harness.interactions_url("alice"), &[("$filter", &dated)]).await;
         let records = harness.all_records(first).await;
-        let hours: Vec<&str> = records.iter().map(|record| &record["createdDateTime"].as_str().expect("created")[11..13]).collect();
+        let hours: Vec<&str> =
+            records.iter().map(|record| &record["createdDateTime"].as_str().expect("created")[11..13]).collect();
         assert_eq!(hours, ["01", "03", "04"]);
     }
 
@@ -426,14 +433,17 @@ mod tests {
 
     #[tokio::test]
     async fn records_in_window_match_server() {
-        let options = GenerateOptions { users: 4, unlicensed_users: 1, interactions_per_user: 150, ..GenerateOptions::default() };
+        let options =
+            GenerateOptions { users: 4, unlicensed_users: 1, interactions_per_user: 150, ..GenerateOptions::default() };
         let dataset = Dataset::generate(&options);
         let start = at("2026-10-20T00:00:00Z");
         let end = at("2026-11-10T00:00:00Z");
         let users: Vec<String> = dataset.licensed_users().map(|user| user.id.clone()).collect();
         let expected: Vec<Vec<Value>> = users
             .iter()
-            .map(|user| dataset.records_in_window(user, start, end).into_iter().map(|record| record.json.clone()).collect())
+            .map(|user| {
+                dataset.records_in_window(user, start, end).into_iter().map(|record| record.json.clone()).collect()
+            })
             .collect();
         let harness = Harness::start(dataset).await;
 
@@ -445,7 +455,8 @@ mod tests {
         );
         for (user, expected) in users.iter().zip(expected) {
             assert!(!expected.is_empty(), "user {user} has records in the window");
-            let first = harness.get_query(&harness.interactions_url(user), &[("$filter", &filter), ("$top", "100")]).await;
+            let first =
+                harness.get_query(&harness.interactions_url(user), &[("$filter", &filter), ("$top", "100")]).await;
             let served = harness.all_records(first).await;
             assert_eq!(served, expected, "user {user}");
         }
@@ -482,7 +493,10 @@ mod tests {
     async fn broken_raw_page_is_served_verbatim() {
         let truncated = Bytes::from_static(br#"{"value":[{"id":"1"#);
         let mut dataset = Dataset::empty();
-        dataset.add_raw_pages("carol", vec![raw_page(&["1"], false), truncated.clone(), Bytes::from_static(b"<html>oops</html>")]);
+        dataset.add_raw_pages(
+            "carol",
+            vec![raw_page(&["1"], false), truncated.clone(), Bytes::from_static(b"<html>oops</html>")],
+        );
         let harness = Harness::start(dataset).await;
 
         let page: Value = harness.get(&harness.interactions_url("carol")).await.json().await.expect("JSON");
@@ -505,7 +519,10 @@ mod tests {
     #[tokio::test]
     async fn beta_is_served_like_v1() {
         let harness = Harness::start(hourly_dataset()).await;
-        let url = format!("{}/beta/copilot/users/alice/interactionHistory/getAllEnterpriseInteractions", harness.simulator.base_url());
+        let url = format!(
+            "{}/beta/copilot/users/alice/interactionHistory/getAllEnterpriseInteractions",
+            harness.simulator.base_url()
+        );
         let page: Value = harness.get(&url).await.json().await.expect("JSON");
         assert!(page["@odata.context"].as_str().expect("context").contains("/beta/$metadata"));
     }

@@ -10,9 +10,11 @@ pub mod dataset;
 mod errors;
 mod generate;
 mod interactions;
+pub mod late;
 mod query;
 mod records;
 pub mod server;
+mod session;
 mod users;
 
 #[cfg(test)]
@@ -28,7 +30,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use dataset::{COPILOT_SKU_ID, Dataset, DatasetError, GenerateOptions, SimRecord, SimUser};
 pub use server::{RunningSimulator, ServerOptions, start};
 
-/// The environment variable that holds the only client secret the token endpoint accepts. It is
+/// The environment variable that contains the only client secret the token endpoint accepts. It is
 /// not a flag, so the secret stays out of process listings.
 pub const CLIENT_SECRET_ENV: &str = "COPILOT_LAKE_CLIENT_SECRET";
 
@@ -106,6 +108,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         client_id: args.client_id.clone(),
         client_secret: std::env::var(CLIENT_SECRET_ENV).ok().filter(|secret| !secret.is_empty()),
         token_ttl: Duration::from_secs(args.token_ttl),
+        ..ServerOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -124,10 +127,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     tracing::info!(graph_url = %simulator.graph_url(), authority_url = %base_url, %tenant, "point sync at these URLs");
     let secret_hint = if secret_checked { "the secret in COPILOT_LAKE_CLIENT_SECRET" } else { "any secret" };
     tracing::info!(
-        "example (accepts {secret_hint}): COPILOT_LAKE_CLIENT_SECRET=... copilot-lake sync --graph-url {} --authority-url {base_url} --tenant-id {tenant} --client-id {client} --start {} --end {}",
+        "sync it with (the simulator accepts {secret_hint}): COPILOT_LAKE_CLIENT_SECRET=... copilot-lake sync --out ./copilot-lake-simulated --graph-url {} --authority-url {base_url} --tenant-id {tenant} --client-id {client} --since {} --until {}",
         simulator.graph_url(),
-        args.start.format("%Y-%m-%d"),
-        args.end.format("%Y-%m-%d"),
+        format_instant(args.start),
+        format_instant(args.end),
     );
 
     tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
@@ -166,6 +169,15 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
         .and_then(|date| date.and_hms_opt(0, 0, 0))
         .map(|midnight| midnight.and_utc())
         .ok_or_else(|| format!("invalid time '{text}': expected RFC 3339 (2026-10-01T00:00:00Z) or YYYY-MM-DD"))
+}
+
+/// Formats midnight as YYYY-MM-DD and other instants as RFC 3339, the forms `sync` reads.
+fn format_instant(instant: DateTime<Utc>) -> String {
+    if instant.time() == chrono::NaiveTime::MIN {
+        instant.format("%Y-%m-%d").to_string()
+    } else {
+        instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    }
 }
 
 fn parse_user_file(text: &str) -> Result<UserFile, String> {

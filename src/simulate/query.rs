@@ -35,8 +35,7 @@ impl QueryOptions {
         self.pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
-    /// Rejects system query options (`$…`) outside `allowed`. Other parameters are ignored,
-    /// as Graph ignores unknown custom parameters.
+    /// Rejects system query options (`$…`) outside `allowed`. Other parameters are ignored.
     pub fn reject_unsupported(&self, allowed: &[&str]) -> Result<(), GraphError> {
         match self.pairs.iter().find(|(name, _)| name.starts_with('$') && !allowed.contains(&name.as_str())) {
             Some((name, _)) => Err(GraphError::bad_request(format!("Query option '{name}' is not allowed."))),
@@ -44,7 +43,7 @@ impl QueryOptions {
         }
     }
 
-    /// The pairs named in `names`, in request order, for carrying into a next link.
+    /// Returns the pairs named in `names`, in request order, to carry into a next link.
     pub fn carried(&self, names: &[&str]) -> Vec<(&str, &str)> {
         self.pairs
             .iter()
@@ -85,7 +84,7 @@ pub(super) struct InteractionFilter {
 impl InteractionFilter {
     /// Parses a conjunction of `createdDateTime gt|lt <timestamp>` clauses and `appClass eq '…'`
     /// groups joined by `or`. Filters on `sessionId` or `requestId` get Graph's 400 that names
-    /// the property; any other shape gets "Invalid filter clause".
+    /// the property, and any other shape gets "Invalid filter clause".
     pub fn parse(text: &str) -> Result<Self, GraphError> {
         let tokens = tokenize(text)?;
         let mut parser = Parser { tokens, position: 0 };
@@ -181,7 +180,7 @@ fn not_allowed(property: &str, operator: &str) -> GraphError {
     }
 }
 
-/// The OData name of a comparison operator, as Graph's messages use it.
+/// Returns the OData name of a comparison operator, as Graph's messages use it.
 fn operation_kind(operator: &str) -> Option<&'static str> {
     Some(match operator {
         "eq" => "Equal",
@@ -366,7 +365,7 @@ fn is_guid(text: &str) -> bool {
     lengths == [8, 4, 4, 4, 12] && groups.iter().all(|group| group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// What a `$skiptoken` points at.
+/// The position a `$skiptoken` encodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SkipToken {
     /// An offset into the matching records of getAllEnterpriseInteractions.
@@ -420,7 +419,9 @@ impl SkipToken {
 pub(super) fn next_link(host: &str, path: &str, parameters: &[(&str, &str)]) -> String {
     let query: Vec<String> = parameters
         .iter()
-        .map(|(name, value)| format!("{name}={}", url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()))
+        .map(|(name, value)| {
+            format!("{name}={}", url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>())
+        })
         .collect();
     format!("http://{host}{path}?{}", query.join("&"))
 }
@@ -443,9 +444,10 @@ mod tests {
 
     #[test]
     fn filter_parses_both_bounds() {
-        let filter =
-            InteractionFilter::parse("createdDateTime gt 2024-09-09T16:48:35Z and createdDateTime lt 2024-11-15T21:48:35.1234567Z")
-                .expect("valid filter");
+        let filter = InteractionFilter::parse(
+            "createdDateTime gt 2024-09-09T16:48:35Z and createdDateTime lt 2024-11-15T21:48:35.1234567Z",
+        )
+        .expect("valid filter");
         assert_eq!(filter.after, Some(at("2024-09-09T16:48:35Z")));
         assert_eq!(filter.before, Some(at("2024-11-15T21:48:35.1234567Z")));
         assert!(filter.check_bounds().is_ok());
@@ -453,8 +455,10 @@ mod tests {
 
     #[test]
     fn bounds_are_strict() {
-        let filter = InteractionFilter::parse("createdDateTime gt 2024-10-01T00:00:00Z and createdDateTime lt 2024-10-02T00:00:00Z")
-            .expect("valid filter");
+        let filter = InteractionFilter::parse(
+            "createdDateTime gt 2024-10-01T00:00:00Z and createdDateTime lt 2024-10-02T00:00:00Z",
+        )
+        .expect("valid filter");
         assert!(!filter.matches(&record("2024-10-01T00:00:00Z", WORD)));
         assert!(filter.matches(&record("2024-10-01T00:00:00.0000001Z", WORD)));
         assert!(filter.matches(&record("2024-10-01T23:59:59.9999999Z", WORD)));
@@ -481,7 +485,8 @@ mod tests {
         assert!(filter.matches(&record("2024-10-02T00:00:00Z", CHAT)));
         assert!(!filter.matches(&record("2024-10-02T00:00:00Z", "IPM.SkypeTeams.Message.Copilot.Teams")));
 
-        let bare = InteractionFilter::parse(&format!("appClass eq '{WORD}' or appClass eq '{CHAT}'")).expect("valid filter");
+        let bare =
+            InteractionFilter::parse(&format!("appClass eq '{WORD}' or appClass eq '{CHAT}'")).expect("valid filter");
         assert_eq!(bare.app_class_groups[0].len(), 2);
         assert!(bare.check_bounds().is_ok());
     }
@@ -489,8 +494,14 @@ mod tests {
     #[test]
     fn session_and_request_ids_are_rejected() {
         let cases = [
-            ("sessionId eq '19:abc@thread.v2'", "The entity property 'sessionId' and operationKind 'Equal' is not allowed in $filter query."),
-            ("requestId ne 'x'", "The entity property 'requestId' and operationKind 'NotEqual' is not allowed in $filter query."),
+            (
+                "sessionId eq '19:abc@thread.v2'",
+                "The entity property 'sessionId' and operationKind 'Equal' is not allowed in $filter query.",
+            ),
+            (
+                "requestId ne 'x'",
+                "The entity property 'requestId' and operationKind 'NotEqual' is not allowed in $filter query.",
+            ),
             (
                 "createdDateTime gt 2024-10-01T00:00:00Z and (appClass eq 'a' or sessionId eq 'b')",
                 "The entity property 'sessionId' and operationKind 'Equal' is not allowed in $filter query.",
@@ -546,7 +557,11 @@ mod tests {
         ] {
             assert_eq!(parse_license_filter(&text).expect(&text), sku);
         }
-        for text in ["accountEnabled eq true", "assignedLicenses/any(x:y/skuId eq 639dec6b-bb19-468b-871c-c5c441c4b0cb)", "assignedLicenses/any(x:x/skuId eq 'abc')"] {
+        for text in [
+            "accountEnabled eq true",
+            "assignedLicenses/any(x:y/skuId eq 639dec6b-bb19-468b-871c-c5c441c4b0cb)",
+            "assignedLicenses/any(x:x/skuId eq 'abc')",
+        ] {
             assert_eq!(parse_license_filter(text).expect_err(text).status, StatusCode::BAD_REQUEST);
         }
     }
@@ -556,7 +571,7 @@ mod tests {
         for token in [SkipToken::Interactions(10), SkipToken::Users(3), SkipToken::RawPage(2)] {
             assert_eq!(SkipToken::decode(&token.encode()).expect("decodes"), token);
         }
-        // The token of the published samples, for offset 10.
+        // The skip token in the examples on Microsoft's reference pages, for offset 10.
         assert_eq!(
             SkipToken::Interactions(10).encode(),
             "U2tpcFZhbHVlPTEwI01haWxib3hGb2xkZXI9TWFpbEZvbGRlcnMvVGVhbXNNZXNzYWdlc0RhdGE="

@@ -1,5 +1,5 @@
 //! Builders for the JSON shapes of `aiInteraction` records and their parts, as they appear in the
-//! public samples of the getAllEnterpriseInteractions API.
+//! examples on Microsoft's reference pages for the getAllEnterpriseInteractions API.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -54,7 +54,7 @@ pub(super) fn interaction(
     })
 }
 
-/// A `teamworkUserIdentity`. `displayName` is the display name for mentions, and the
+/// Builds a `teamworkUserIdentity`. `displayName` is the display name for mentions, and the
 /// `8:orgid:<id>` form in `from.user`.
 pub(super) fn user_identity(id: &str, display_name: &str, tenant_id: &str) -> Value {
     json!({
@@ -99,7 +99,7 @@ pub(super) fn context(reference: Option<&str>, display_name: Option<&str>, kind:
     json!({ "contextReference": reference, "displayName": display_name, "contextType": kind })
 }
 
-/// The context that Copilot in a Teams meeting records.
+/// Builds the context that Copilot in a Teams meeting records.
 pub(super) fn meeting_context(meeting_thread: &str) -> Value {
     let reference = meeting_url(meeting_thread);
     context(Some(&reference), Some("Teams Meeting Copilot"), Some("TeamsMeeting"))
@@ -109,7 +109,7 @@ pub(super) fn meeting_url(meeting_thread: &str) -> String {
     format!("https://microsoft.teams.com/threads/{meeting_thread}")
 }
 
-/// The `reference` attachment that points at a Teams meeting.
+/// Builds the `reference` attachment that points at a Teams meeting.
 pub(super) fn meeting_attachment(meeting_thread: &str) -> Value {
     json!({
         "attachmentId": meeting_thread,
@@ -120,7 +120,8 @@ pub(super) fn meeting_attachment(meeting_thread: &str) -> Value {
     })
 }
 
-/// The marker at the end of a meeting prompt's text, raw or HTML-escaped as both occur.
+/// Returns the marker at the end of a meeting prompt's text, raw or HTML-escaped, because
+/// both forms occur.
 pub(super) fn attachment_marker(attachment_id: &str, escaped: bool) -> String {
     if escaped {
         format!("&lt;attachment id=\"{attachment_id}\"&gt;&lt;/attachment&gt;")
@@ -129,7 +130,7 @@ pub(super) fn attachment_marker(attachment_id: &str, escaped: bool) -> String {
     }
 }
 
-/// An Adaptive Card attachment whose `content` is the card as a JSON string.
+/// Builds an Adaptive Card attachment whose `content` is the card as a JSON string.
 pub(super) fn adaptive_card_attachment(attachment_id: &str, card: String) -> Value {
     json!({
         "attachmentId": attachment_id,
@@ -144,8 +145,8 @@ pub(super) fn link(url: &str, display_name: Option<&str>, kind: &str) -> Value {
     json!({ "linkUrl": url, "displayName": display_name, "linkType": kind })
 }
 
-/// A mention; `mentioned` is a `chatMessageMentionedIdentitySet` with exactly one of `user`,
-/// `conversation` or `tag` set.
+/// Builds a mention whose `mentioned` is a `chatMessageMentionedIdentitySet` with exactly one
+/// of `user`, `conversation` or `tag` set.
 pub(super) fn mention(mention_id: usize, text: &str, identity_kind: &str, identity: Value) -> Value {
     let mut mentioned = json!({
         "@odata.type": "#microsoft.graph.chatMessageMentionedIdentitySet",
@@ -176,7 +177,7 @@ pub(super) fn tag_identity(id: &str, display_name: &str) -> Value {
     })
 }
 
-/// An Adaptive Card serialized the way Copilot stores it: indented by two spaces with CRLF line
+/// Serializes an Adaptive Card the way Copilot stores it: indented by two spaces, with CRLF line
 /// ends. Structs, not `json!`, keep `type` before the other keys as in real cards.
 pub(super) fn adaptive_card_json(text: &str, sources: Option<&str>) -> String {
     let mut body = vec![CardElement::Text(TextBlock { kind: "TextBlock", text, wrap: true })];
@@ -190,7 +191,7 @@ pub(super) fn adaptive_card_json(text: &str, sources: Option<&str>) -> String {
         }));
     }
     let card = AdaptiveCard { kind: "AdaptiveCard", version: "1.0", body };
-    // Serializing these structs cannot fail: they hold only strings, booleans and lists.
+    // These structs contain only strings, booleans and lists, which always serialize.
     serde_json::to_string_pretty(&card).unwrap_or_default().replace('\n', "\r\n")
 }
 

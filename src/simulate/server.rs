@@ -26,26 +26,49 @@ pub(super) const GRAPH_VERSIONS: [&str; 2] = ["v1.0", "beta"];
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
-/// Who may get tokens, and how long they live.
-#[derive(Debug, Clone)]
+/// Server settings: the tenant, client id and secret the token endpoint accepts, the lifetime of
+/// tokens, and which records arrive late.
+#[derive(Clone)]
 pub struct ServerOptions {
-    /// The only tenant the token endpoint accepts; `None` accepts any tenant.
+    /// The only tenant the token endpoint accepts, or `None` to accept any tenant.
     pub tenant_id: Option<String>,
-    /// The only client id the token endpoint accepts; `None` accepts any client id.
+    /// The only client id the token endpoint accepts, or `None` to accept any client id.
     pub client_id: Option<String>,
-    /// The only client secret the token endpoint accepts; `None` accepts any secret.
+    /// The only client secret the token endpoint accepts, or `None` to accept any secret.
     pub client_secret: Option<String>,
     /// The lifetime of issued access tokens.
     pub token_ttl: Duration,
+    /// Records that appear only some time after their creation; `None` serves every record.
+    pub late: Option<super::late::LateRecords>,
+}
+
+/// Shows whether a client secret is set, never the secret itself.
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ServerOptions")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field("token_ttl", &self.token_ttl)
+            .field("late", &self.late)
+            .finish()
+    }
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { tenant_id: None, client_id: None, client_secret: None, token_ttl: Duration::from_secs(3600) }
+        ServerOptions {
+            tenant_id: None,
+            client_id: None,
+            client_secret: None,
+            token_ttl: Duration::from_secs(3600),
+            late: None,
+        }
     }
 }
 
-/// What every handler shares.
+/// The state that every handler shares.
 pub(super) struct AppState {
     pub dataset: Arc<Dataset>,
     pub options: ServerOptions,
@@ -63,7 +86,7 @@ pub struct RunningSimulator {
 }
 
 impl RunningSimulator {
-    /// `http://IP:PORT`, with 127.0.0.1 in place of an unspecified listening address.
+    /// Returns `http://IP:PORT`, with 127.0.0.1 in place of an unspecified listening address.
     pub fn base_url(&self) -> String {
         let mut addr = self.addr;
         if addr.ip().is_unspecified() {
@@ -72,7 +95,7 @@ impl RunningSimulator {
         format!("http://{addr}")
     }
 
-    /// The Graph root that clients put before `/users` and `/copilot/…`.
+    /// Returns the Graph root that clients put before `/users` and `/copilot/…`.
     pub fn graph_url(&self) -> String {
         format!("{}/v1.0", self.base_url())
     }
@@ -202,18 +225,22 @@ pub(super) fn unmatched_segment(path: &str) -> String {
     rest.get(matched).or(segments.last()).map_or_else(String::new, |segment| (*segment).to_owned())
 }
 
-/// Returns the version segment, or Graph's 404 when it is neither `v1.0` nor `beta`.
+/// Returns Graph's 404 unless the version segment is `v1.0` or `beta`.
 pub(super) fn check_version(version: &str) -> Result<(), GraphError> {
-    if GRAPH_VERSIONS.contains(&version) {
-        Ok(())
-    } else {
-        Err(GraphError::segment_not_found(version))
-    }
+    if GRAPH_VERSIONS.contains(&version) { Ok(()) } else { Err(GraphError::segment_not_found(version)) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_client_secret() {
+        let options = ServerOptions { client_secret: Some("hunter2".into()), ..ServerOptions::default() };
+        let text = format!("{options:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
 
     #[test]
     fn unmatched_segment_names_first_mismatch() {
@@ -238,7 +265,8 @@ mod tests {
         assert_eq!(error["code"], "BadRequest");
         assert_eq!(error["message"], "Resource not found for the segment 'groups'.");
 
-        let response = harness.http.post(format!("{}/users", harness.simulator.graph_url())).send().await.expect("POST");
+        let response =
+            harness.http.post(format!("{}/users", harness.simulator.graph_url())).send().await.expect("POST");
         assert_eq!(response.status(), reqwest::StatusCode::METHOD_NOT_ALLOWED);
     }
 

@@ -48,10 +48,7 @@ impl Harness {
     }
 
     pub fn interactions_url(&self, user: &str) -> String {
-        format!(
-            "{}/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions",
-            self.simulator.graph_url()
-        )
+        format!("{}/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions", self.simulator.graph_url())
     }
 
     /// Sends a GET with the harness token.
@@ -81,7 +78,7 @@ impl Harness {
         }
     }
 
-    /// The records of every page, in order.
+    /// Returns the records of every page, in order.
     pub async fn all_records(&self, first: reqwest::Response) -> Vec<Value> {
         let pages = self.all_pages(first).await;
         pages.into_iter().flat_map(|page| page["value"].as_array().cloned().unwrap_or_default()).collect()

@@ -43,7 +43,10 @@ pub(super) async fn list_users(
     uri: Uri,
 ) -> Response {
     let request = UsersRequest { state: &state, version: &version, headers: &headers, uri: &uri };
-    request.respond(raw.as_deref()).unwrap_or_else(|error| error.render(&ids))
+    request.respond(raw.as_deref()).unwrap_or_else(|error| {
+        tracing::debug!(status = error.status.as_u16(), code = error.code, request_id = %ids.request_id, "user listing failed");
+        error.render(&ids)
+    })
 }
 
 struct UsersRequest<'a> {
@@ -109,7 +112,9 @@ fn parse_select(select: Option<&str>) -> Result<Vec<&'static str>, GraphError> {
         .map(str::trim)
         .map(|name| {
             PROPERTIES.iter().find(|known| known.eq_ignore_ascii_case(name)).copied().ok_or_else(|| {
-                GraphError::bad_request(format!("Could not find a property named '{name}' on type 'microsoft.graph.user'."))
+                GraphError::bad_request(format!(
+                    "Could not find a property named '{name}' on type 'microsoft.graph.user'."
+                ))
             })
         })
         .collect()
@@ -120,11 +125,7 @@ fn user_json(user: &SimUser, select: &[&str]) -> Value {
         Some((given, family)) => (Value::from(given), Value::from(family)),
         None => (Value::Null, Value::Null),
     };
-    let licenses = if user.licensed {
-        json!([{ "disabledPlans": [], "skuId": COPILOT_SKU_ID }])
-    } else {
-        json!([])
-    };
+    let licenses = if user.licensed { json!([{ "disabledPlans": [], "skuId": COPILOT_SKU_ID }]) } else { json!([]) };
     let mut object = Map::new();
     for &property in select {
         let value = match property {
@@ -198,7 +199,8 @@ mod tests {
         assert_eq!(pages.len(), 3);
         let link = pages[0]["@odata.nextLink"].as_str().expect("nextLink");
         assert!(link.contains("$select=id%2CuserPrincipalName%2CdisplayName"), "{link}");
-        let users: Vec<Value> = pages.iter().flat_map(|page| page["value"].as_array().cloned().unwrap_or_default()).collect();
+        let users: Vec<Value> =
+            pages.iter().flat_map(|page| page["value"].as_array().cloned().unwrap_or_default()).collect();
         assert_eq!(users.len(), 7);
         assert!(users.iter().all(|user| user.as_object().expect("object").len() == 3));
         let context = pages[0]["@odata.context"].as_str().expect("context");
