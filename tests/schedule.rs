@@ -11,7 +11,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use copilot_lake::simulate::dataset::{Dataset, GenerateOptions};
 use copilot_lake::simulate::late::{LateRecords, SimClock};
 use copilot_lake::simulate::server::{self, ServerOptions};
-use serde_json::Value;
 
 fn at(year: i32, month: u32, day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(year, month, day, hour, 0, 0).single().expect("valid time")
@@ -50,7 +49,8 @@ async fn hourly_runs_catch_late_records_once() {
     for user in dataset.licensed_users() {
         for record in dataset.records_in_window(&user.id, start, end) {
             if late.visible_at(record) <= final_now {
-                expected_keys.insert((user.id.clone(), record.json["sessionId"].clone(), record.json["id"].clone()));
+                let text = |field: &str| record.json[field].as_str().expect("key field").to_owned();
+                expected_keys.insert((user.id.clone(), text("sessionId"), text("id")));
                 expected_records.push(&record.json);
                 let caught_later = late.is_late(record) && late.visible_at(record) > record.created + Duration::hours(1) - settle;
                 late_caught_by_lookback += usize::from(caught_later);
@@ -60,9 +60,12 @@ async fn hourly_runs_catch_late_records_once() {
     assert!(late_caught_by_lookback > 20, "the data must have records that only a lookback catches: {late_caught_by_lookback}");
 
     let rows = common::read_table(&lake, "interactions");
-    let keys: Vec<(String, Value, Value)> = rows
+    let keys: Vec<(String, String, String)> = rows
         .iter()
-        .map(|row| (row["user_id"].as_str().expect("user").to_owned(), row["session_id"].clone(), row["interaction_id"].clone()))
+        .map(|row| {
+            let text = |column: &str| row[column].as_str().expect("key column").to_owned();
+            (text("user_id"), text("session_id"), text("interaction_id"))
+        })
         .collect();
     let unique: BTreeSet<_> = keys.iter().cloned().collect();
     assert_eq!(keys.len(), unique.len(), "duplicate keys in the lake");
