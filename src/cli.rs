@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::graph::retry::RetryConfig;
 use crate::graph::users::COPILOT_SKU;
 use crate::sink::Codec;
 
@@ -65,6 +66,18 @@ pub struct SyncArgs {
     #[arg(long, env = "COPILOT_LAKE_ACCESS_TOKEN_FILE")]
     pub access_token_file: Option<PathBuf>,
 
+    /// A PEM file with the app registration's certificate, used instead of a client secret. It may hold the RSA private key too; an encrypted key's passphrase comes from COPILOT_LAKE_CLIENT_CERTIFICATE_PASSPHRASE.
+    #[arg(long, env = "COPILOT_LAKE_CLIENT_CERTIFICATE")]
+    pub client_certificate: Option<PathBuf>,
+
+    /// A PEM file with the certificate's private key (PKCS#8, encrypted PKCS#8 or PKCS#1), when --client-certificate does not hold it.
+    #[arg(long, env = "COPILOT_LAKE_CLIENT_CERTIFICATE_KEY", requires = "client_certificate")]
+    pub client_certificate_key: Option<PathBuf>,
+
+    /// A file with a federated token (Azure workload identity), sent as the client assertion. AKS sets AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID, which stand in for this flag, --client-id and --tenant-id.
+    #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
+    pub federated_token_file: Option<PathBuf>,
+
     /// A user id or UPN to sync (repeatable). Overrides the license listing.
     #[arg(long = "user", env = "COPILOT_LAKE_USER", value_delimiter = ',')]
     pub users: Vec<String>,
@@ -121,9 +134,17 @@ pub struct SyncArgs {
     #[arg(long, env = "COPILOT_LAKE_MAX_REQUESTS_PER_SECOND", default_value_t = 25.0)]
     pub max_requests_per_second: f64,
 
-    /// Users read at the same time.
-    #[arg(long, env = "COPILOT_LAKE_CONCURRENCY", default_value_t = 16)]
-    pub concurrency: usize,
+    /// Users read at the same time. Default: enough to keep the request budget busy when a page takes 1.5 s, that is --max-requests-per-second × 1.5 (38 at 25), at most 64.
+    #[arg(long, env = "COPILOT_LAKE_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+
+    /// Retries of a failed Graph or token request (throttling, 5xx, resets, timeouts, truncated bodies) before its user fails.
+    #[arg(long, env = "COPILOT_LAKE_MAX_RETRIES", default_value_t = RetryConfig::default().max_retries)]
+    pub max_retries: u32,
+
+    /// The longest time one request may spend on retries (e.g. 10m); no retry starts that would end later.
+    #[arg(long, env = "COPILOT_LAKE_MAX_RETRY_TIME", default_value_t = humantime::format_duration(RetryConfig::default().max_elapsed).to_string())]
+    pub max_retry_time: String,
 
     /// Parquet compression codec.
     #[arg(long, env = "COPILOT_LAKE_COMPRESSION", value_enum, default_value = "zstd")]
@@ -144,6 +165,18 @@ pub struct SyncArgs {
     /// Write a JSON run summary to this path.
     #[arg(long, env = "COPILOT_LAKE_SUMMARY")]
     pub summary: Option<PathBuf>,
+
+    /// What the lake keeps of message text (body content, attachment content, mention text, body_text): the text, its HMAC-SHA256 under the content key in hex (equal texts still match), or null.
+    #[arg(long, env = "COPILOT_LAKE_CONTENT", value_enum, default_value = "keep")]
+    pub content: crate::privacy::ContentMode,
+
+    /// Replace user ids and display names (user_id, from_user_*, mentioned_user_*) with their HMAC-SHA256 in hex under the key in this file (at least 32 bytes; create it with `openssl rand -hex 32`). Use the same key for every run on a lake.
+    #[arg(long, env = "COPILOT_LAKE_PSEUDONYMIZE_USERS", value_name = "KEY_FILE")]
+    pub pseudonymize_users: Option<PathBuf>,
+
+    /// The key file of --content hash (at least 32 bytes). Default: the --pseudonymize-users key.
+    #[arg(long, env = "COPILOT_LAKE_CONTENT_KEY_FILE", value_name = "KEY_FILE")]
+    pub content_key_file: Option<PathBuf>,
 
     /// Do not show the progress bar (it shows only when stderr is a terminal).
     #[arg(long, env = "COPILOT_LAKE_NO_PROGRESS")]

@@ -50,10 +50,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<RunSummary> {
         query: InteractionQuery::default(),
         max_requests_per_second: 200.0,
         concurrency: 16,
+        retry: crate::graph::retry::RetryConfig::default(),
         write: WriteOptions::default(),
         summary: None,
         dry_run: false,
         progress: false,
+        privacy: crate::privacy::Privacy::default(),
     };
     let result = sync::run(plan, crate::sync::signals::StopFlag::never()).await;
     simulator.shutdown().await;
@@ -96,9 +98,12 @@ fn print_report(out: &Path, summary: &RunSummary) {
     for (table, rows) in &summary.rows {
         println!("  {table:<13} {rows:>7} rows");
     }
-    println!("\nTry it in DuckDB:\n");
-    println!(
-        "  duckdb -c \"SELECT app_class, count(*) AS interactions FROM read_parquet('{}/interactions/**/*.parquet', hive_partitioning = true) GROUP BY app_class ORDER BY interactions DESC\"",
+    let query = format!(
+        "SELECT app, count(*) AS interactions FROM read_parquet('{}/interactions/**/*.parquet', hive_partitioning = true) GROUP BY app ORDER BY interactions DESC",
         lake.display()
     );
+    println!("\nTry it in DuckDB:\n");
+    println!("  duckdb -c \"{query}\"");
+    println!("\nor, with DuckDB's Python package:\n");
+    println!("  python3 -c \"import duckdb; duckdb.sql(\\\"{query}\\\").show()\"");
 }

@@ -6,6 +6,7 @@
 //! - [`flatten`]: records into the five Arrow tables, and their schemas;
 //! - [`sink`]: Parquet files staged and published through `object_store`;
 //! - [`sync`]: the orchestration of one run, from the plan to the committed lake;
+//! - [`privacy`]: the content and pseudonymization controls applied before flattening;
 //! - [`simulate`]: a Graph simulator for the demo, the tests and users without a tenant.
 
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod failpoint;
 pub mod flatten;
 pub mod graph;
+pub mod privacy;
 pub mod simulate;
 pub mod sink;
 pub mod sync;

@@ -15,13 +15,33 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
+    /// Starts with no capacity: arrow's default of 1024 values would hold about 5 KiB per
+    /// string column before the first row, 300 KiB for a date's five tables, and a backfill
+    /// buffers hundreds of dates at once.
     fn new(kind: ColumnType) -> Self {
         match kind {
-            ColumnType::Utf8 => ColumnBuilder::Utf8(StringBuilder::new()),
-            ColumnType::Int32 => ColumnBuilder::Int32(Int32Builder::new()),
+            ColumnType::Utf8 => ColumnBuilder::Utf8(StringBuilder::with_capacity(0, 0)),
+            ColumnType::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(0)),
             ColumnType::TimestampMicrosUtc => ColumnBuilder::Timestamp(
-                TimestampMicrosecondBuilder::new().with_timezone(UTC),
+                TimestampMicrosecondBuilder::with_capacity(0).with_timezone(UTC),
             ),
+        }
+    }
+
+    /// Bytes the builder has allocated: values, offsets and validity, capacity included.
+    fn allocated_bytes(&self) -> usize {
+        match self {
+            ColumnBuilder::Utf8(builder) => {
+                builder.values_capacity()
+                    + builder.offsets_capacity() * size_of::<i32>()
+                    + builder.validity_capacity()
+            }
+            ColumnBuilder::Int32(builder) => {
+                builder.capacity() * size_of::<i32>() + builder.validity_capacity()
+            }
+            ColumnBuilder::Timestamp(builder) => {
+                builder.capacity() * size_of::<i64>() + builder.validity_capacity()
+            }
         }
     }
 
@@ -47,8 +67,18 @@ pub struct TableBuilder {
 
 impl TableBuilder {
     pub fn new(table: Table) -> Self {
-        let columns = table.columns().iter().map(|c| ColumnBuilder::new(c.kind)).collect();
-        TableBuilder { table, columns, next_column: 0, rows: 0, bytes: 0 }
+        let columns = table
+            .columns()
+            .iter()
+            .map(|c| ColumnBuilder::new(c.kind))
+            .collect();
+        TableBuilder {
+            table,
+            columns,
+            next_column: 0,
+            rows: 0,
+            bytes: 0,
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -57,6 +87,15 @@ impl TableBuilder {
 
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Memory the builders hold, which grows in steps and so can be up to twice what the
+    /// values need, and more than [`TableBuilder::bytes`] by the offsets and validity bits.
+    pub fn allocated_bytes(&self) -> usize {
+        self.columns
+            .iter()
+            .map(ColumnBuilder::allocated_bytes)
+            .sum()
     }
 
     fn column(&mut self) -> &mut ColumnBuilder {
@@ -87,7 +126,9 @@ impl TableBuilder {
         self.bytes += 8;
         match self.column() {
             ColumnBuilder::Timestamp(builder) => builder.append_option(value),
-            _ => unreachable!("column order does not match the schema: expected a timestamp column"),
+            _ => {
+                unreachable!("column order does not match the schema: expected a timestamp column")
+            }
         }
         self
     }

@@ -38,6 +38,11 @@ impl Flattener {
         self.builders.iter().map(TableBuilder::bytes).sum()
     }
 
+    /// Memory the five tables' builders hold, see [`TableBuilder::allocated_bytes`].
+    pub fn allocated_bytes(&self) -> usize {
+        self.builders.iter().map(TableBuilder::allocated_bytes).sum()
+    }
+
     pub fn rows(&self, table: Table) -> usize {
         self.builders[table as usize].rows()
     }
@@ -83,15 +88,10 @@ impl Flattener {
         let application = from.and_then(|from| from.application.as_ref());
         let device = from.and_then(|from| from.device.as_ref());
         let body = record.body.as_ref();
-        let body_text = body.and_then(|body| {
-            let cards =
-                text::Cards::new(present(&record.attachments).map(|(_, attachment)| attachment));
-            text::body_text(
-                body.content_type.as_deref(),
-                body.content.as_deref()?,
-                &cards,
-            )
-        });
+        let body_text = match &record.body_text_override {
+            Some(text) => text.clone(),
+            None => derive_body_text(record),
+        };
 
         let row = self.builder(Table::Interactions);
         key.append(row);
@@ -173,6 +173,14 @@ impl Flattener {
             .str(display_name(tag));
         row.end_row();
     }
+}
+
+/// Returns the `body_text` column of a record as Graph sent it: the readable text of its body,
+/// with Adaptive Card text in place of attachment markers (see [`text`]).
+pub fn derive_body_text(record: &Interaction) -> Option<String> {
+    let body = record.body.as_ref()?;
+    let cards = text::Cards::new(present(&record.attachments).map(|(_, attachment)| attachment));
+    text::body_text(body.content_type.as_deref(), body.content.as_deref()?, &cards)
 }
 
 struct Key<'a> {

@@ -1,7 +1,9 @@
-//! Access tokens: the OAuth 2.0 client-credentials grant against Microsoft Entra ID, or a ready
-//! bearer token from a file. Tokens are cached and refreshed before they expire.
+//! Access tokens: the OAuth 2.0 client-credentials grant against Microsoft Entra ID (with a
+//! client secret, a client certificate or a federated token), or a ready bearer token from a
+//! file. Tokens are cached and refreshed before they expire.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -10,7 +12,9 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
+use super::certificate::ClientCertificate;
 use super::error::GraphError;
+use super::retry::{RetryConfig, is_retryable_status, retry_after};
 
 /// A secret string whose `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,9 +48,18 @@ impl std::fmt::Display for Secret {
 pub enum Credential {
     /// Client-credentials grant with a client secret.
     ClientSecret { authority: Url, tenant_id: String, client_id: String, secret: Secret },
+    /// Client-credentials grant with a client assertion signed by the app's certificate.
+    Certificate { authority: Url, tenant_id: String, client_id: String, certificate: Arc<ClientCertificate> },
+    /// Client-credentials grant with a federated token (Azure workload identity) as the client
+    /// assertion. The file is read again for every token request, because the platform
+    /// replaces the token before it expires.
+    FederatedToken { authority: Url, tenant_id: String, client_id: String, token_file: PathBuf },
     /// A bearer token that something else keeps fresh; the file is read again on refresh.
     TokenFile(PathBuf),
 }
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The Graph scope for application permissions.
 const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -68,7 +81,15 @@ struct CachedToken {
 pub struct TokenProvider {
     credential: Credential,
     http: reqwest::Client,
+    retry: RetryConfig,
     cached: Mutex<Option<CachedToken>>,
+}
+
+/// A failed token request, and whether another attempt may help.
+struct TokenFailure {
+    message: String,
+    retryable: bool,
+    retry_after: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +106,12 @@ struct TokenErrorResponse {
 
 impl TokenProvider {
     pub fn new(credential: Credential, http: reqwest::Client) -> Self {
-        TokenProvider { credential, http, cached: Mutex::new(None) }
+        TokenProvider { credential, http, retry: RetryConfig::default(), cached: Mutex::new(None) }
+    }
+
+    /// Sets how transient failures of the token endpoint are retried.
+    pub fn set_retry(&mut self, retry: RetryConfig) {
+        self.retry = retry;
     }
 
     /// Returns a token valid for at least the refresh margin, fetching one if needed.
@@ -116,31 +142,99 @@ impl TokenProvider {
                 ];
                 self.request_token(&token_endpoint(authority, tenant_id)?, &form).await
             }
+            Credential::Certificate { authority, tenant_id, client_id, certificate } => {
+                let endpoint = token_endpoint(authority, tenant_id)?;
+                let assertion = certificate
+                    .assertion(client_id, endpoint.as_str(), chrono::Utc::now().timestamp())
+                    .map_err(|message| GraphError::Token { endpoint: endpoint.to_string(), message })?;
+                self.request_assertion_token(&endpoint, client_id, &assertion).await
+            }
+            Credential::FederatedToken { authority, tenant_id, client_id, token_file } => {
+                let endpoint = token_endpoint(authority, tenant_id)?;
+                let assertion = read_federated_token(token_file).await?;
+                self.request_assertion_token(&endpoint, client_id, &assertion).await
+            }
             Credential::TokenFile(path) => read_token_file(path).await,
         }
     }
 
+    async fn request_assertion_token(
+        &self,
+        endpoint: &Url,
+        client_id: &str,
+        assertion: &Secret,
+    ) -> Result<CachedToken, GraphError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+            ("client_assertion", assertion.expose()),
+            ("scope", GRAPH_SCOPE),
+        ];
+        self.request_token(endpoint, &form).await
+    }
+
+    /// POSTs the token request, retrying throttling, server faults and transport failures like
+    /// Graph requests. A rejected credential fails at once.
     async fn request_token(
         &self,
         endpoint: &Url,
         form: &[(&str, &str)],
     ) -> Result<CachedToken, GraphError> {
-        let failure = |message: String| GraphError::Token { endpoint: endpoint.to_string(), message };
-        let response = self
-            .http
-            .post(endpoint.clone())
-            .form(form)
-            .send()
-            .await
-            .map_err(|error| failure(error.without_url().to_string()))?;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.token_attempt(endpoint, form).await {
+                Ok(token) => return Ok(token),
+                Err(failure) => failure,
+            };
+            let delay = self.retry.delay(attempt, failure.retry_after);
+            if !failure.retryable || !self.retry.allows(attempt, started.elapsed(), delay) {
+                let message = format!("{} (after {attempt} attempt(s))", failure.message);
+                return Err(GraphError::Token { endpoint: endpoint.to_string(), message });
+            }
+            tracing::info!(
+                endpoint = %endpoint,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                reason = failure.message,
+                "retrying the access token request"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn token_attempt(&self, endpoint: &Url, form: &[(&str, &str)]) -> Result<CachedToken, TokenFailure> {
+        let transport = |error: reqwest::Error| TokenFailure {
+            message: super::client::describe_transport_error(error),
+            retryable: true,
+            retry_after: None,
+        };
+        let response = self.http.post(endpoint.clone()).form(form).send().await.map_err(transport)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|error| failure(error.without_url().to_string()))?;
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
 
         if !status.is_success() {
-            return Err(failure(describe_token_error(status.as_u16(), &body)));
+            return Err(TokenFailure {
+                message: describe_token_error(status.as_u16(), &body),
+                retryable: is_retryable_status(status.as_u16()),
+                retry_after: retry_after(&headers),
+            });
         }
-        let token: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|error| failure(format!("the token response is not valid JSON: {error}")))?;
+        // A 200 whose body is not JSON was cut short on the way: worth a retry. The message
+        // gives only the position, because serde quotes values and the value is the token.
+        let token: TokenResponse = serde_json::from_slice(&body).map_err(|error| TokenFailure {
+            message: format!(
+                "the token response is not the expected JSON ({:?} error at line {} column {})",
+                error.classify(),
+                error.line(),
+                error.column()
+            ),
+            retryable: !error.is_data(),
+            retry_after: None,
+        })?;
         let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600));
         Ok(CachedToken { refresh_at: refresh_instant(lifetime), value: Secret::new(token.access_token) })
     }
@@ -175,6 +269,17 @@ fn refresh_instant(lifetime: Duration) -> Instant {
     let early = lifetime.saturating_sub(REFRESH_MARGIN);
     let share = lifetime.mul_f64(0.8);
     Instant::now() + early.max(share).min(lifetime)
+}
+
+/// Reads the federated token that Azure workload identity mounts (`AZURE_FEDERATED_TOKEN_FILE`).
+async fn read_federated_token(path: &PathBuf) -> Result<Secret, GraphError> {
+    let failure = |message: String| GraphError::FederatedTokenFile { path: path.display().to_string(), message };
+    let text = tokio::fs::read_to_string(path).await.map_err(|error| failure(error.to_string()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(failure("the file is empty".into()));
+    }
+    Ok(Secret::new(token))
 }
 
 async fn read_token_file(path: &PathBuf) -> Result<CachedToken, GraphError> {

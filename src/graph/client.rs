@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::auth::TokenProvider;
-use super::error::{ApiError, GraphError};
+use super::error::{ApiError, BodyError, GraphError};
+use super::permissions::{UserListing, check_roles};
 use super::rate::RateLimiter;
 use super::retry::{RetryConfig, is_retryable_status, retry_after};
 
@@ -32,20 +33,34 @@ pub struct GraphClient {
     pub stats: Arc<RequestStats>,
 }
 
-/// Why one attempt failed, and whether another attempt may help.
-enum AttemptError {
-    Retry { reason: String, status: Option<u16>, retry_after: Option<Duration>, error: GraphError },
-    Fatal(GraphError),
+/// Why one attempt failed, whether another attempt may help, and the ids to log.
+struct Failure {
+    error: GraphError,
+    retryable: bool,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn fatal(error: GraphError) -> Self {
+        Failure { error, retryable: false, status: None, retry_after: None }
+    }
+
+    /// True for the 401 of an expired or revoked token, which a new token may fix.
+    fn is_rejected_token(&self) -> bool {
+        matches!(&self.error, GraphError::Api { error, .. } if error.status == 401)
+    }
 }
 
 impl GraphClient {
     pub fn new(
         http: reqwest::Client,
         graph_url: Url,
-        tokens: TokenProvider,
+        mut tokens: TokenProvider,
         max_requests_per_second: f64,
         retry: RetryConfig,
     ) -> Self {
+        tokens.set_retry(retry.clone());
         GraphClient {
             http,
             graph_url,
@@ -84,121 +99,150 @@ impl GraphClient {
     }
 
     /// GETs `url` and parses the body with `parse`, retrying transient faults, including bodies
-    /// that `parse` rejects: a truncated transfer looks like invalid JSON.
-    pub async fn get<T>(
+    /// that `parse` rejects as retryable: a truncated transfer looks like invalid JSON.
+    pub async fn get<T, E: Into<BodyError>>(
         &self,
         url: &Url,
-        parse: impl Fn(&Bytes) -> Result<T, String>,
+        parse: impl Fn(&Bytes) -> Result<T, E>,
     ) -> Result<T, GraphError> {
         let started = Instant::now();
         let mut refreshed_token = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.attempt(url, &parse).await {
+            let failure = match self.attempt(url, &parse).await {
                 Ok(value) => return Ok(value),
-                Err(AttemptError::Fatal(GraphError::Api { error, .. }))
-                    if error.status == 401 && !refreshed_token =>
-                {
-                    // Tokens can be revoked or expire early: fetch a new one once and retry.
-                    refreshed_token = true;
-                    self.tokens.invalidate().await;
-                    tracing::info!(status = 401, attempt, request_id = error.request_id.as_deref(), "access token rejected, fetching a new one");
-                    continue;
-                }
-                Err(AttemptError::Fatal(error)) => return Err(with_attempts(error, attempt, started)),
-                Err(AttemptError::Retry { reason, status, retry_after, error }) => {
-                    (reason, status, retry_after, error)
-                }
+                Err(failure) => failure,
             };
-            let (reason, status, retry_after, error) = error;
-            let elapsed = started.elapsed();
-            if attempt >= self.retry.max_attempts || elapsed >= self.retry.max_elapsed {
-                return Err(with_attempts(error, attempt, started));
+            if failure.is_rejected_token() && !refreshed_token {
+                // Tokens can be revoked or expire early: fetch a new one once and retry.
+                refreshed_token = true;
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                self.tokens.invalidate().await;
+                let (request_id, client_request_id) = failure.error.request_ids();
+                tracing::info!(
+                    path = url.path(),
+                    status = 401,
+                    attempt,
+                    request_id,
+                    client_request_id,
+                    "access token rejected, fetching a new one"
+                );
+                continue;
+            }
+            if !failure.retryable {
+                return Err(failure.error.with_attempts(attempt, started.elapsed()));
             }
 
-            let delay = self.retry.delay(attempt, retry_after);
-            if status == Some(429) {
-                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                self.limiter.pause(delay).await;
+            let delay = self.retry.delay(attempt, failure.retry_after);
+            if failure.status == Some(429) {
+                self.note_throttled(failure.retry_after);
+            }
+            if !self.retry.allows(attempt, started.elapsed(), delay) {
+                return Err(failure.error.with_attempts(attempt, started.elapsed()));
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            let (request_id, client_request_id) = request_ids(&error);
+            let (request_id, client_request_id) = failure.error.request_ids();
             tracing::info!(
                 path = url.path(),
-                status,
+                status = failure.status,
                 attempt,
                 delay_ms = delay.as_millis() as u64,
                 request_id,
                 client_request_id,
-                reason = reason.as_str(),
+                reason = failure.error.reason(),
                 "retrying Graph request"
             );
             tokio::time::sleep(delay).await;
         }
     }
 
-    async fn attempt<T>(
+    /// Slows the whole run down after a 429.
+    fn note_throttled(&self, retry_after: Option<Duration>) {
+        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        let throttled = self.limiter.throttled(retry_after);
+        if throttled.lowered {
+            tracing::info!(
+                requests_per_second = format!("{:.1}", throttled.rate),
+                retry_after_seconds = retry_after.map(|pause| pause.as_secs()),
+                "Graph throttled a request; lowering the request rate"
+            );
+        }
+    }
+
+    /// The current request rate of the budget, which throttling lowers for a while.
+    pub fn request_rate(&self) -> f64 {
+        self.limiter.rate()
+    }
+
+    /// Fetches the first access token and checks its application permissions for the run, so
+    /// a bad credential or a missing admin consent ends the run before any user is read.
+    pub async fn check_permissions(&self, listing: UserListing) -> Result<(), GraphError> {
+        let token = self.tokens.token().await?;
+        check_roles(&token, listing)
+    }
+
+    async fn attempt<T, E: Into<BodyError>>(
         &self,
         url: &Url,
-        parse: &impl Fn(&Bytes) -> Result<T, String>,
-    ) -> Result<T, AttemptError> {
+        parse: &impl Fn(&Bytes) -> Result<T, E>,
+    ) -> Result<T, Failure> {
         self.limiter.acquire().await;
-        let token = self.tokens.token().await.map_err(AttemptError::Fatal)?;
+        let token = self.tokens.token().await.map_err(Failure::fatal)?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
 
-        let transport = |error: reqwest::Error| {
-            let message = error.without_url().to_string();
-            AttemptError::Retry {
-                reason: message.clone(),
-                status: None,
-                retry_after: None,
-                error: GraphError::Transport { path: path_of(url), attempts: 0, elapsed: Duration::ZERO, message },
-            }
+        let client_request_id = new_request_id();
+        let transport = |message: String, status: Option<u16>, request_id: Option<String>| Failure {
+            error: GraphError::Transport {
+                path: path_of(url),
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                message,
+                request_id,
+                client_request_id: client_request_id.clone(),
+            },
+            retryable: true,
+            status,
+            retry_after: None,
         };
         let response = self
             .http
             .get(url.clone())
             .bearer_auth(token.expose())
-            .header("client-request-id", new_request_id())
+            .header("client-request-id", &client_request_id)
             .header("return-client-request-id", "true")
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|error| transport(describe_transport_error(error), None, None))?;
 
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let request_id = headers.get("request-id").and_then(|value| value.to_str().ok()).map(str::to_owned);
+        let body = response.bytes().await.map_err(|error| {
+            let message = format!("reading the body failed: {}", describe_transport_error(error));
+            transport(message, Some(status.as_u16()), request_id.clone())
+        })?;
 
         if status == StatusCode::OK {
-            return parse(&body).map_err(|reason| AttemptError::Retry {
-                reason: reason.clone(),
-                status: Some(200),
-                retry_after: None,
-                error: GraphError::Transport {
-                    path: path_of(url),
-                    attempts: 0,
-                    elapsed: Duration::ZERO,
-                    message: format!("invalid response body: {reason}"),
-                },
+            return parse(&body).map_err(|error| match error.into() {
+                BodyError { message, retryable: false } => {
+                    Failure::fatal(GraphError::InvalidBody { path: path_of(url), message })
+                }
+                BodyError { message, retryable: true } => {
+                    transport(format!("invalid response body: {message}"), Some(200), request_id.clone())
+                }
             });
         }
 
-        let error = GraphError::Api {
-            path: path_of(url),
-            attempts: 0,
-            elapsed: Duration::ZERO,
-            error: ApiError::from_response(status.as_u16(), &headers, &body),
-        };
-        if is_retryable_status(status.as_u16()) {
-            return Err(AttemptError::Retry {
-                reason: format!("HTTP {}", status.as_u16()),
-                status: Some(status.as_u16()),
-                retry_after: retry_after(&headers),
-                error,
-            });
-        }
-        Err(AttemptError::Fatal(error))
+        let mut error = ApiError::from_response(status.as_u16(), &headers, &body);
+        error.client_request_id.get_or_insert(client_request_id.clone());
+        let retryable = is_retryable_status(status.as_u16());
+        Err(Failure {
+            error: GraphError::Api { path: path_of(url), attempts: 1, elapsed: Duration::ZERO, error: Box::new(error) },
+            retryable,
+            status: Some(status.as_u16()),
+            retry_after: retry_after(&headers),
+        })
     }
 }
 
@@ -208,28 +252,25 @@ fn path_of(url: &Url) -> String {
     format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
 
-fn with_attempts(error: GraphError, attempts: u32, started: Instant) -> GraphError {
-    let elapsed = started.elapsed();
-    match error {
-        GraphError::Api { path, error, .. } => GraphError::Api { path, attempts, elapsed, error },
-        GraphError::Transport { path, message, .. } => {
-            GraphError::Transport { path, attempts, elapsed, message }
+/// The error and its causes, such as "error sending request: connection closed before message
+/// completed", without the URL. reqwest's own message names only the outermost layer.
+pub(crate) fn describe_transport_error(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
         }
-        other => other,
+        source = cause.source();
     }
-}
-
-fn request_ids(error: &GraphError) -> (Option<&str>, Option<&str>) {
-    match error {
-        GraphError::Api { error, .. } => {
-            (error.request_id.as_deref(), error.client_request_id.as_deref())
-        }
-        _ => (None, None),
-    }
+    text
 }
 
 /// A random id in the GUID format Graph echoes in `client-request-id`.
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     let bits: u128 = rand::random();
     let hex = format!("{bits:032x}");
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])

@@ -84,13 +84,29 @@ impl std::fmt::Display for ApiError {
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     #[error("GET {path} failed after {attempts} attempt(s) in {elapsed:?}: {error}")]
-    Api { path: String, attempts: u32, elapsed: Duration, error: ApiError },
+    /// Graph's error, boxed because it is the largest variant by far.
+    Api { path: String, attempts: u32, elapsed: Duration, error: Box<ApiError> },
 
-    #[error("GET {path} failed after {attempts} attempt(s) in {elapsed:?}: {message}")]
-    Transport { path: String, attempts: u32, elapsed: Duration, message: String },
+    #[error(
+        "GET {path} failed after {attempts} attempt(s) in {elapsed:?}: {message} (request-id {}, client-request-id {client_request_id})",
+        request_id.as_deref().unwrap_or("none")
+    )]
+    Transport {
+        path: String,
+        attempts: u32,
+        elapsed: Duration,
+        message: String,
+        /// Graph's id of the last attempt, when a response arrived.
+        request_id: Option<String>,
+        /// The id the connector sent with the last attempt.
+        client_request_id: String,
+    },
 
     #[error("refusing to follow @odata.nextLink to '{link}': only {allowed} receives the access token")]
     ForeignLink { link: String, allowed: String },
+
+    #[error("GET {path} returned a body that is not what the API documents, so retrying cannot help: {message}")]
+    InvalidBody { path: String, message: String },
 
     #[error("invalid URL '{url}': {reason}")]
     InvalidUrl { url: String, reason: String },
@@ -100,6 +116,69 @@ pub enum GraphError {
 
     #[error("cannot read the access token file {path}: {message}")]
     TokenFile { path: String, message: String },
+
+    #[error(
+        "cannot read the federated token file {path}: {message}; with Azure workload identity, check that the pod's service account is labelled for it and the token is mounted"
+    )]
+    FederatedTokenFile { path: String, message: String },
+
+    #[error(
+        "the access token lacks the application permission {permission} (its roles: {roles}); {needed_for}. Fix: in Microsoft Entra ID, add the Microsoft Graph application permission {permission} to the app registration and grant admin consent for the tenant"
+    )]
+    MissingPermission { permission: String, roles: String, needed_for: String },
+}
+
+impl GraphError {
+    /// Returns the error with the attempt count and time of the whole request.
+    pub fn with_attempts(self, attempts: u32, elapsed: Duration) -> Self {
+        match self {
+            GraphError::Api { path, error, .. } => GraphError::Api { path, attempts, elapsed, error },
+            GraphError::Transport { path, message, request_id, client_request_id, .. } => {
+                GraphError::Transport { path, attempts, elapsed, message, request_id, client_request_id }
+            }
+            other => other,
+        }
+    }
+
+    /// Graph's `request-id` and the connector's `client-request-id`, which Microsoft support
+    /// asks for.
+    pub fn request_ids(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            GraphError::Api { error, .. } => {
+                (error.request_id.as_deref(), error.client_request_id.as_deref())
+            }
+            GraphError::Transport { request_id, client_request_id, .. } => {
+                (request_id.as_deref(), Some(client_request_id.as_str()))
+            }
+            _ => (None, None),
+        }
+    }
+
+    /// A short cause for retry logs: the status and Graph's code, or the transport failure.
+    pub fn reason(&self) -> String {
+        match self {
+            GraphError::Api { error, .. } if error.code.is_empty() => format!("HTTP {}", error.status),
+            GraphError::Api { error, .. } => format!("HTTP {} {}", error.status, error.code),
+            GraphError::Transport { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Why a response body with status 200 could not be used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BodyError {
+    pub message: String,
+    /// True for damage in transit, such as a truncated body, which another attempt may not
+    /// repeat; false for a complete body of the wrong shape, which every attempt gets again.
+    pub retryable: bool,
+}
+
+/// A plain message is taken as transit damage, so parsers that cannot tell still get retries.
+impl From<String> for BodyError {
+    fn from(message: String) -> Self {
+        BodyError { message, retryable: true }
+    }
 }
 
 /// How a user's window ended, as reported in the run summary.
@@ -129,10 +208,15 @@ impl GraphError {
         }
     }
 
-    /// True when no user can succeed either: bad credentials or a rejected request shape.
+    /// True when no user can succeed either: bad credentials, missing permissions or a
+    /// rejected request shape. A user without a mailbox gets a 400 too, but only that user.
     pub fn is_fatal_for_run(&self) -> bool {
         match self {
-            GraphError::Token { .. } | GraphError::TokenFile { .. } => true,
+            GraphError::Token { .. }
+            | GraphError::TokenFile { .. }
+            | GraphError::FederatedTokenFile { .. }
+            | GraphError::MissingPermission { .. } => true,
+            GraphError::Api { error, .. } if error.code == "MailboxNotEnabledForRESTAPI" => false,
             GraphError::Api { error, .. } => matches!(error.status, 400 | 401),
             _ => false,
         }
@@ -171,11 +255,14 @@ mod tests {
             path: "/x".into(),
             attempts: 1,
             elapsed: Duration::ZERO,
-            error: ApiError { status, code: code.into(), ..ApiError::default() },
+            error: Box::new(ApiError { status, code: code.into(), ..ApiError::default() }),
         };
         assert_eq!(api(403, "Forbidden").user_outcome(), UserOutcome::NotLicensed);
         assert_eq!(api(404, "Request_ResourceNotFound").user_outcome(), UserOutcome::NotFound);
         assert_eq!(api(400, "MailboxNotEnabledForRESTAPI").user_outcome(), UserOutcome::NotFound);
         assert_eq!(api(503, "ServiceUnavailable").user_outcome(), UserOutcome::Failed);
+        assert!(!api(400, "MailboxNotEnabledForRESTAPI").is_fatal_for_run());
+        assert!(api(400, "BadRequest").is_fatal_for_run());
+        assert!(api(401, "InvalidAuthenticationToken").is_fatal_for_run());
     }
 }

@@ -2,12 +2,15 @@
 //! paging through `getAllEnterpriseInteractions`.
 
 pub mod auth;
+pub mod certificate;
 pub mod client;
 pub mod error;
 pub mod interactions;
 pub mod model;
+pub mod permissions;
 pub mod rate;
 pub mod retry;
+pub mod sanitize;
 pub mod users;
 
 pub use client::GraphClient;

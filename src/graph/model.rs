@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::sanitize::redact_values;
+
 /// One page of a Graph collection. Records stay raw so that one bad record is rejected alone
 /// instead of failing the whole page.
 #[derive(Debug, Deserialize)]
@@ -34,6 +36,11 @@ pub struct Interaction {
     pub attachments: Option<Vec<Option<Attachment>>>,
     pub links: Option<Vec<Option<Link>>>,
     pub mentions: Option<Vec<Option<Mention>>>,
+    /// The `body_text` column when the privacy transform decides it instead of the flattener:
+    /// `Some(None)` drops it, `Some(Some(hash))` stores the hash of the text derived from the
+    /// original body. `None`, as parsed, lets the flattener derive it. Never read from Graph.
+    #[serde(skip)]
+    pub body_text_override: Option<Option<String>>,
 }
 
 /// `identitySet` and its subtypes (`chatMessageFromIdentitySet`, `chatMessageMentionedIdentitySet`).
@@ -139,13 +146,30 @@ impl std::fmt::Display for RecordError {
     }
 }
 
-/// Parses one record, naming the offending field on failure.
+/// Parses one record, naming the offending field on failure. The message never quotes a value
+/// from the record, because values can be prompt text and rejections are logged.
 pub fn parse_interaction(raw: &RawValue) -> Result<Interaction, RecordError> {
+    if let Some(kind) = non_object_kind(raw.get()) {
+        return Err(RecordError { path: ".".into(), message: format!("the record is {kind}, not a JSON object") });
+    }
     let mut deserializer = serde_json::Deserializer::from_str(raw.get());
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| RecordError {
         path: error.path().to_string(),
-        message: error.inner().to_string(),
+        message: redact_values(&error.inner().to_string()),
     })
+}
+
+/// Names the kind of a JSON value that is not an object, from its first byte. `raw` is valid
+/// JSON without leading whitespace, as `RawValue` keeps it.
+fn non_object_kind(raw: &str) -> Option<&'static str> {
+    match raw.as_bytes().first()? {
+        b'{' => None,
+        b'[' => Some("an array"),
+        b'"' => Some("a string"),
+        b'n' => Some("null"),
+        b't' | b'f' => Some("a boolean"),
+        _ => Some("a number"),
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +228,24 @@ mod tests {
         let json = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z","mentions":[{"mentionId":"zero"}]}"#;
         let error = parse(json).expect_err("string mentionId");
         assert_eq!(error.path, "mentions[0].mentionId");
+    }
+
+    #[test]
+    fn non_objects_are_named() {
+        for (json, kind) in [("42", "a number"), ("\"secret\"", "a string"), ("null", "null"), ("[{}]", "an array"), ("true", "a boolean")] {
+            let error = parse(json).expect_err(json);
+            assert_eq!(error.path, ".", "{json}");
+            assert_eq!(error.message, format!("the record is {kind}, not a JSON object"));
+        }
+    }
+
+    #[test]
+    fn wrong_type_message_quotes_no_value() {
+        let json = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z","body":"my private prompt"}"#;
+        let error = parse(json).expect_err("string body");
+        assert_eq!(error.path, "body");
+        assert!(!error.to_string().contains("private"), "{error}");
+        assert!(error.message.contains("string (redacted)"), "{error}");
     }
 
     #[test]

@@ -181,7 +181,7 @@ fn check_token_request(
             format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
         ));
     }
-    check_credential(options, client_id, form)?;
+    check_credential(options, tenant, client_id, form)?;
     Ok(client_id.to_owned())
 }
 
@@ -221,10 +221,12 @@ fn check_scope(scope: &str) -> Result<(), TokenError> {
     Ok(())
 }
 
-/// Accepts a client secret, checked when the server has one, or a client assertion, whose
-/// signature the simulator cannot check and so only checks for JWT shape.
+/// Accepts a client secret, checked when the server has one, or a client assertion: one signed
+/// with a certificate is verified against `ServerOptions::client_certificate` when set, others
+/// are checked for JWT shape (see [`super::assertion`]).
 fn check_credential(
     options: &ServerOptions,
+    tenant: &str,
     client_id: &str,
     form: &HashMap<String, String>,
 ) -> Result<(), TokenError> {
@@ -238,15 +240,9 @@ fn check_credential(
                 format!("Invalid client_assertion_type '{assertion_type}'. Expected '{CLIENT_ASSERTION_TYPE}'."),
             ));
         }
-        if assertion.split('.').count() != 3 {
-            return Err(TokenError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                50027,
-                "JWT token is invalid or malformed.",
-            ));
-        }
-        return Ok(());
+        let audience = super::assertion::Audience { tenant };
+        let certificate = options.client_certificate.as_deref();
+        return super::assertion::check_assertion(assertion, client_id, &audience, certificate, Utc::now().timestamp());
     }
     let Some(secret) = form.get("client_secret").filter(|secret| !secret.is_empty()) else {
         return Err(TokenError::new(

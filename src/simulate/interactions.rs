@@ -86,7 +86,10 @@ impl InteractionsRequest<'_> {
         let visible = |record: &&SimRecord| late.is_none_or(|late| late.is_visible(record));
         let matching: Vec<&SimRecord> = records.iter().filter(|record| filter.matches(record)).filter(visible).collect();
         let page: Vec<&Value> = matching.iter().skip(offset).take(top).map(|record| &record.json).collect();
-        let next = (offset + top < matching.len()).then(|| self.link(&options, SkipToken::Interactions(offset + top)));
+        let next = (offset + top < matching.len()).then(|| {
+            let next_offset = offset + top - self.state.faults.page_shift(self.uri, top);
+            self.link(&options, SkipToken::Interactions(next_offset))
+        });
         let body = InteractionPage { context: self.context_url(), count: page.len(), next_link: next, value: page };
         Ok(odata_response(serde_json::to_vec(&body).map_err(internal_error)?))
     }

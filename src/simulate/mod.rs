@@ -4,10 +4,12 @@
 //! It serves generated or loaded data on a local address, for `copilot-lake demo`, the tests and
 //! users without a tenant (`copilot-lake simulate`).
 
+pub mod assertion;
 mod auth;
 mod content;
 pub mod dataset;
 mod errors;
+pub mod faults;
 mod generate;
 mod interactions;
 pub mod late;
@@ -87,6 +89,13 @@ pub struct SimulateArgs {
     /// The only client id the token endpoint accepts. Without it, any client id is accepted.
     #[arg(long, env = "COPILOT_LAKE_CLIENT_ID")]
     pub client_id: Option<String>,
+
+    /// A PEM file with the app's certificate: client assertions that name a certificate (x5t#S256) must be signed by its key. Without it, assertions are checked for shape only.
+    #[arg(long, env = "COPILOT_LAKE_CLIENT_CERTIFICATE", value_name = "PEM")]
+    pub client_certificate: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub faults: faults::FaultArgs,
 }
 
 /// A `USER=FILE` argument.
@@ -108,6 +117,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         client_id: args.client_id.clone(),
         client_secret: std::env::var(CLIENT_SECRET_ENV).ok().filter(|secret| !secret.is_empty()),
         token_ttl: Duration::from_secs(args.token_ttl),
+        faults: args.faults.options(args.seed),
+        client_certificate: args
+            .client_certificate
+            .as_deref()
+            .map(assertion::load_certificate)
+            .transpose()
+            .map_err(|message| anyhow::anyhow!("invalid --client-certificate: {message}"))?,
         ..ServerOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)

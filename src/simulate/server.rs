@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::auth::{TokenStore, issue_token};
 use super::dataset::Dataset;
 use super::errors::{GraphError, RequestIdSource, RequestIds};
+use super::faults::{FaultCounts, FaultInjector, FaultOptions};
 use super::interactions::get_all_enterprise_interactions;
 use super::users::list_users;
 
@@ -40,6 +41,11 @@ pub struct ServerOptions {
     pub token_ttl: Duration,
     /// Records that appear only some time after their creation; `None` serves every record.
     pub late: Option<super::late::LateRecords>,
+    /// Faults injected into Graph requests; the default injects none.
+    pub faults: FaultOptions,
+    /// The DER certificate whose key must sign client assertions that carry `x5t#S256`;
+    /// `None` checks only the assertion's shape.
+    pub client_certificate: Option<Vec<u8>>,
 }
 
 /// Shows whether a client secret is set, never the secret itself.
@@ -52,6 +58,8 @@ impl std::fmt::Debug for ServerOptions {
             .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
             .field("token_ttl", &self.token_ttl)
             .field("late", &self.late)
+            .field("faults", &self.faults)
+            .field("client_certificate", &self.client_certificate.as_ref().map(|der| der.len()))
             .finish()
     }
 }
@@ -64,6 +72,8 @@ impl Default for ServerOptions {
             client_secret: None,
             token_ttl: Duration::from_secs(3600),
             late: None,
+            faults: FaultOptions::default(),
+            client_certificate: None,
         }
     }
 }
@@ -76,6 +86,7 @@ pub(super) struct AppState {
     pub request_ids: RequestIdSource,
     /// The listening address, for links when a request has no `Host` header.
     pub addr: SocketAddr,
+    pub faults: Arc<FaultInjector>,
 }
 
 /// A simulator serving in a background task. Dropping it stops the server too.
@@ -83,6 +94,7 @@ pub struct RunningSimulator {
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    faults: Arc<FaultInjector>,
 }
 
 impl RunningSimulator {
@@ -98,6 +110,11 @@ impl RunningSimulator {
     /// Returns the Graph root that clients put before `/users` and `/copilot/…`.
     pub fn graph_url(&self) -> String {
         format!("{}/v1.0", self.base_url())
+    }
+
+    /// Returns how many faults of each kind were injected so far.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.faults.counts()
     }
 
     /// Stops accepting connections, lets open requests finish, and waits for the server task.
@@ -131,12 +148,14 @@ pub async fn start(
     listener: TcpListener,
 ) -> std::io::Result<RunningSimulator> {
     let addr = listener.local_addr()?;
+    let faults = FaultInjector::new(options.faults.clone());
     let state = Arc::new(AppState {
         dataset,
         options,
         tokens: TokenStore::default(),
         request_ids: RequestIdSource::default(),
         addr,
+        faults: Arc::clone(&faults),
     });
     let (sender, receiver) = oneshot::channel::<()>();
     let app = router(state);
@@ -148,17 +167,21 @@ pub async fn start(
             })
             .await
     });
-    Ok(RunningSimulator { addr, shutdown: Some(sender), task: Some(task) })
+    Ok(RunningSimulator { addr, shutdown: Some(sender), task: Some(task), faults })
 }
 
 fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(issue_token))
+    // Faults hit only the Graph routes; the token endpoint stays reliable.
+    let graph = Router::new()
         .route("/{version}/users", get(list_users))
         .route(
             "/{version}/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions",
             get(get_all_enterprise_interactions),
         )
+        .route_layer(middleware::from_fn_with_state(state.clone(), super::faults::inject));
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(issue_token))
+        .merge(graph)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), assign_request_ids))

@@ -26,8 +26,8 @@ use tracing::Instrument;
 
 use crate::graph::auth::TokenProvider;
 use crate::graph::interactions::read_history;
-use crate::graph::retry::RetryConfig;
 use crate::graph::{GraphClient, GraphError, UserHistory, UserOutcome, Window, users};
+use crate::privacy::{Privacy, RejectedRecord};
 use crate::sink::{self, Lake, LakeWriter, StagedFile};
 use commit::{CommitError, CommitRecord};
 use lock::{LockError, RunLock};
@@ -114,8 +114,12 @@ pub async fn run(plan: SyncPlan, stop: StopFlag) -> Result<RunSummary, SyncError
         plan.graph_url.clone(),
         tokens,
         plan.max_requests_per_second,
-        RetryConfig::default(),
+        plan.retry.clone(),
     ));
+    client.check_permissions(plan.scope.user_listing()).await.map_err(|source| SyncError::Graph {
+        context: "cannot start the run with this credential".into(),
+        source,
+    })?;
 
     if plan.dry_run {
         let user_ids = resolve_users(&client, &plan.scope).await?;
@@ -167,6 +171,7 @@ async fn locked_run(
     }
     let user_ids = resolve_users(client, &plan.scope).await?;
     let state = LakeState::load(lake).await?;
+    crate::privacy::lake::check(lake, &state, &plan.privacy).await?;
     let windows = plan_windows(plan, &state, &user_ids);
     tracing::info!(run_id, users = windows.len(), lake = lake.location, "sync started");
 
@@ -326,7 +331,8 @@ struct RunState {
     rejected: u64,
     duplicates: u64,
     already_landed: u64,
-    rejections: Vec<serde_json::Value>,
+    rejections: Vec<RejectedRecord>,
+    privacy: Privacy,
     staged: Vec<StagedFile>,
     scope: String,
     stopped_by: Option<signals::StopSignal>,
@@ -352,6 +358,7 @@ impl RunState {
             duplicates: 0,
             already_landed: 0,
             rejections: Vec::new(),
+            privacy: plan.privacy.clone(),
             staged: Vec::new(),
             scope,
             stopped_by: None,
@@ -390,19 +397,19 @@ impl RunState {
             }
         };
 
-        writer.add(&user_id, &history.records).await?;
+        // The privacy controls apply before flattening, so no original value reaches a buffer.
+        let mut history = history;
+        for record in &mut history.records {
+            self.privacy.apply(record);
+        }
+        writer.add(&self.privacy.user_id(&user_id), &history.records).await?;
         self.users.count(UserOutcome::Ok);
         self.pages += u64::from(history.pages);
         self.duplicates += history.duplicates;
         self.rejected += history.rejections.len() as u64;
         for rejection in &history.rejections {
-            tracing::warn!(user_id, page = rejection.page, reason = rejection.reason, "record rejected");
-            self.rejections.push(serde_json::json!({
-                "user_id": user_id,
-                "page": rejection.page,
-                "reason": rejection.reason,
-                "record": rejection.raw,
-            }));
+            tracing::warn!(user_id, page = rejection.page, field = rejection.field, reason = rejection.reason, "record rejected");
+            self.rejections.push(self.privacy.rejected(&user_id, rejection));
         }
         self.cursors.insert(user_id, window.end);
         Ok(None)

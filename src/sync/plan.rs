@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,7 +12,11 @@ use url::Url;
 use crate::cli::SyncArgs;
 use crate::graph::InteractionQuery;
 use crate::graph::auth::{Credential, Secret};
+use crate::graph::certificate::{ClientCertificate, PASSPHRASE_ENV};
+use crate::graph::permissions::UserListing;
+use crate::graph::retry::RetryConfig;
 use crate::graph::users::parse_users_file;
+use crate::privacy::{ContentMode, Privacy, PrivacyKey};
 use crate::sink::WriteOptions;
 use crate::sink::store::StoreOptions;
 
@@ -24,6 +29,17 @@ pub enum Scope {
     Users(Vec<String>),
     Group(String),
     Licensed(Vec<String>),
+}
+
+impl Scope {
+    /// How the scope finds its users, which decides the directory permission the run needs.
+    pub fn user_listing(&self) -> UserListing {
+        match self {
+            Scope::Users(_) => UserListing::None,
+            Scope::Group(_) => UserListing::GroupMembers,
+            Scope::Licensed(_) => UserListing::LicensedUsers,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -42,11 +58,14 @@ pub struct SyncPlan {
     pub query: InteractionQuery,
     pub max_requests_per_second: f64,
     pub concurrency: usize,
+    pub retry: RetryConfig,
     pub write: WriteOptions,
     pub summary: Option<PathBuf>,
     pub dry_run: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// `--content`, `--pseudonymize-users` and `--content-key-file`.
+    pub privacy: Privacy,
 }
 
 /// An invalid flag or setting.
@@ -81,9 +100,7 @@ impl SyncPlan {
                 args.max_requests_per_second
             )));
         }
-        if args.concurrency == 0 {
-            return Err(invalid("invalid --concurrency 0: give at least 1"));
-        }
+        let concurrency = concurrency(args.concurrency, args.max_requests_per_second)?;
 
         Ok(SyncPlan {
             lake: args.out.clone(),
@@ -99,7 +116,12 @@ impl SyncPlan {
             lock_ttl: lock_ttl(&args.lock_ttl)?,
             query: InteractionQuery { app_classes: args.app_classes.clone(), model: args.model.clone() },
             max_requests_per_second: args.max_requests_per_second,
-            concurrency: args.concurrency,
+            concurrency,
+            retry: RetryConfig {
+                max_retries: args.max_retries,
+                max_elapsed: parse_duration("--max-retry-time", &args.max_retry_time)?,
+                ..RetryConfig::default()
+            },
             write: WriteOptions {
                 codec: args.compression,
                 target_file_size: parse_size("--target-file-size", &args.target_file_size)?,
@@ -108,8 +130,26 @@ impl SyncPlan {
             summary: args.summary.clone(),
             dry_run: args.dry_run,
             progress: !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            privacy: privacy(args)?,
         })
     }
+}
+
+/// Reads the key files and combines the privacy flags. `--content hash` takes the
+/// `--content-key-file` key, or else the `--pseudonymize-users` key.
+fn privacy(args: &SyncArgs) -> Result<Privacy, ConfigError> {
+    let user_key = args
+        .pseudonymize_users
+        .as_deref()
+        .map(|path| PrivacyKey::read("--pseudonymize-users", path))
+        .transpose()
+        .map_err(ConfigError)?;
+    let content_key = match &args.content_key_file {
+        Some(path) => Some(PrivacyKey::read("--content-key-file", path).map_err(ConfigError)?),
+        None if args.content == ContentMode::Hash => user_key.clone(),
+        None => None,
+    };
+    Privacy::new(args.content, content_key, user_key).map_err(ConfigError)
 }
 
 /// Parses a Graph or authority URL. Plain http would send the token in clear text, so it is
@@ -135,6 +175,9 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Picks the credential, the first that is configured: --access-token-file, --client-certificate,
+/// a client secret (--client-secret-file or COPILOT_LAKE_CLIENT_SECRET), then a federated token
+/// file (--federated-token-file or AZURE_FEDERATED_TOKEN_FILE).
 fn credential(
     args: &SyncArgs,
     authority: Url,
@@ -143,26 +186,58 @@ fn credential(
     if let Some(path) = &args.access_token_file {
         return Ok(Credential::TokenFile(path.clone()));
     }
+    if let Some(path) = &args.client_certificate {
+        let passphrase = env_value(PASSPHRASE_ENV).map(Secret::new);
+        let certificate = ClientCertificate::load(path, args.client_certificate_key.as_deref(), passphrase.as_ref())
+            .map_err(|message| invalid(format!("invalid --client-certificate: {message}")))?;
+        let (tenant_id, client_id) = app_ids(args, "the client certificate")?;
+        return Ok(Credential::Certificate { authority, tenant_id, client_id, certificate: Arc::new(certificate) });
+    }
     let secret = match (&args.client_secret_file, secret_from_env) {
-        (Some(path), _) => read_secret_file(path)?,
-        (None, Some(secret)) if !secret.trim().is_empty() => Secret::new(secret.trim()),
-        _ => {
-            return Err(invalid(format!(
-                "no credentials: set {CLIENT_SECRET_ENV}, or pass --client-secret-file or --access-token-file"
-            )));
-        }
+        (Some(path), _) => Some(read_secret_file(path)?),
+        (None, Some(secret)) if !secret.trim().is_empty() => Some(Secret::new(secret.trim())),
+        _ => None,
     };
-    let required = |flag: &str, value: &Option<String>| {
-        value.clone().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-            invalid(format!("missing {flag}: the client secret needs the app registration's {flag}"))
+    if let Some(secret) = secret {
+        let (tenant_id, client_id) = app_ids(args, "the client secret")?;
+        return Ok(Credential::ClientSecret { authority, tenant_id, client_id, secret });
+    }
+    if let Some(token_file) = &args.federated_token_file {
+        let (tenant_id, client_id) = app_ids(args, "the federated token")?;
+        return Ok(Credential::FederatedToken { authority, tenant_id, client_id, token_file: token_file.clone() });
+    }
+    Err(invalid(format!(
+        "no credentials: set {CLIENT_SECRET_ENV}, or pass --client-secret-file, --client-certificate, --federated-token-file or --access-token-file"
+    )))
+}
+
+/// Returns the tenant and client ids: the flags (or their COPILOT_LAKE_ variables), else
+/// AZURE_TENANT_ID and AZURE_CLIENT_ID, which Azure workload identity and the Azure SDKs use.
+fn app_ids(args: &SyncArgs, credential: &str) -> Result<(String, String), ConfigError> {
+    let required = |flag: &str, value: &Option<String>, fallback: &str| {
+        value.clone().filter(|v| !v.trim().is_empty()).or_else(|| env_value(fallback)).ok_or_else(|| {
+            invalid(format!("missing {flag}: {credential} needs the app registration's {flag} (or {fallback})"))
         })
     };
-    Ok(Credential::ClientSecret {
-        authority,
-        tenant_id: required("--tenant-id", &args.tenant_id)?,
-        client_id: required("--client-id", &args.client_id)?,
-        secret,
-    })
+    Ok((
+        required("--tenant-id", &args.tenant_id, "AZURE_TENANT_ID")?,
+        required("--client-id", &args.client_id, "AZURE_CLIENT_ID")?,
+    ))
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+}
+
+/// `--concurrency`, or by default enough users in flight to keep the budget busy when a page
+/// takes 1.5 s: pages of one user are sequential, so requests in flight equal users in flight.
+/// NOTE: 1.5 s is an estimate of a slow page of 100 records, not a measured Graph latency.
+fn concurrency(flag: Option<usize>, max_requests_per_second: f64) -> Result<usize, ConfigError> {
+    match flag {
+        Some(0) => Err(invalid("invalid --concurrency 0: give at least 1")),
+        Some(value) => Ok(value),
+        None => Ok(((max_requests_per_second * 1.5).ceil() as usize).clamp(1, 64)),
+    }
 }
 
 fn read_secret_file(path: &PathBuf) -> Result<Secret, ConfigError> {
@@ -335,5 +410,68 @@ mod tests {
         assert_eq!(format!("{:?}", parsed.store_options), r#"["endpoint", "region"]"#);
         let error = plan(&["--store-option", "region"]).expect_err("no '='");
         assert!(error.0.contains("KEY=VALUE"), "{error}");
+    }
+
+    #[test]
+    fn concurrency_follows_the_rate() {
+        assert_eq!(plan(&[]).expect("plan").concurrency, 38);
+        assert_eq!(plan(&["--max-requests-per-second", "2"]).expect("plan").concurrency, 3);
+        assert_eq!(plan(&["--max-requests-per-second", "500"]).expect("plan").concurrency, 64);
+        assert_eq!(plan(&["--concurrency", "5"]).expect("plan").concurrency, 5);
+        assert!(plan(&["--concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn retry_flags_set_the_policy() {
+        assert_eq!(plan(&[]).expect("plan").retry, RetryConfig::default());
+        let retry = plan(&["--max-retries", "3", "--max-retry-time", "90s"]).expect("plan").retry;
+        assert_eq!(retry.max_retries, 3);
+        assert_eq!(retry.max_elapsed, Duration::from_secs(90));
+        let error = plan(&["--max-retry-time", "soon"]).expect_err("bad duration");
+        assert!(error.0.contains("--max-retry-time 'soon'"), "{error}");
+    }
+
+    fn certificate_fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/certificates/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn certificate_wins_over_secret() {
+        let combined = certificate_fixture("client-combined.pem");
+        let parsed = plan(&["--client-certificate", &combined]).expect("plan");
+        assert!(matches!(parsed.credential, Credential::Certificate { .. }), "{:?}", parsed.credential);
+
+        let crt = certificate_fixture("client.crt");
+        let error = plan(&["--client-certificate", &crt]).expect_err("no key in the file");
+        assert!(error.0.starts_with("invalid --client-certificate:"), "{error}");
+        assert!(error.0.contains("--client-certificate-key"), "{error}");
+    }
+
+    #[test]
+    fn federated_token_is_the_last_choice() {
+        let federated = plan(&["--federated-token-file", "/var/run/secrets/azure/tokens/azure-identity-token"]);
+        assert!(matches!(federated.expect("plan").credential, Credential::ClientSecret { .. }));
+        let parsed = SyncPlan::from_args(&args(&["--federated-token-file", "/token"]), None).expect("plan");
+        match parsed.credential {
+            Credential::FederatedToken { tenant_id, client_id, token_file, .. } => {
+                assert_eq!((tenant_id.as_str(), client_id.as_str()), ("t", "c"));
+                assert_eq!(token_file, PathBuf::from("/token"));
+            }
+            other => panic!("expected a federated token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn debug_of_plan_hides_secrets() {
+        let plan = SyncPlan::from_args(&args(&[]), Some("plan-secret-value".into())).expect("plan");
+        let text = format!("{plan:?}");
+        assert!(text.contains("Secret(<redacted>)"), "{text}");
+        assert!(!text.contains("plan-secret-value"), "{text}");
+
+        let combined = certificate_fixture("client-combined.pem");
+        let plan = SyncPlan::from_args(&args(&["--client-certificate", &combined]), None).expect("plan");
+        let text = format!("{plan:?}");
+        assert!(text.contains("x5t#S256"), "{text}");
+        assert!(!text.contains("PRIVATE KEY") && !text.contains("MII"), "{text}");
     }
 }
