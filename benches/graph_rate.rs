@@ -35,14 +35,8 @@ struct Scenario {
 }
 
 const SCENARIOS: [Scenario; 2] = [
-    Scenario {
-        name: "budget",
-        client_flags: &[],
-    },
-    Scenario {
-        name: "over-budget",
-        client_flags: &["--max-requests-per-second", "40"],
-    },
+    Scenario { name: "budget", client_flags: &[] },
+    Scenario { name: "over-budget", client_flags: &["--max-requests-per-second", "40"] },
 ];
 
 fn main() {
@@ -51,12 +45,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--users" => {
-                users = args
-                    .next()
-                    .and_then(|value| value.parse().ok())
-                    .expect("--users takes a number")
-            }
+            "--users" => users = args.next().and_then(|value| value.parse().ok()).expect("--users takes a number"),
             "--bench" => {}
             name if !name.starts_with('-') => only = Some(name.to_owned()),
             other => {
@@ -64,46 +53,25 @@ fn main() {
             }
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!(
         "| scenario | users | requests | interactions | seconds | requests/s | share of 25 rps | interactions/s | 429s | 429 share |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for scenario in SCENARIOS
-        .iter()
-        .filter(|scenario| only.as_deref().is_none_or(|name| name == scenario.name))
-    {
+    for scenario in SCENARIOS.iter().filter(|scenario| only.as_deref().is_none_or(|name| name == scenario.name)) {
         runtime.block_on(run(scenario, users));
     }
 }
 
 async fn run(scenario: &Scenario, users: usize) {
-    let options = GenerateOptions {
-        users,
-        unlicensed_users: 0,
-        interactions_per_user: 500,
-        ..GenerateOptions::default()
-    };
+    let options =
+        GenerateOptions { users, unlicensed_users: 0, interactions_per_user: 500, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
-    let faults = FaultOptions {
-        rate_limit: Some(30.0),
-        latency: Duration::from_millis(150),
-        ..FaultOptions::default()
-    };
-    let server_options = ServerOptions {
-        client_secret: Some(SECRET.into()),
-        faults,
-        ..ServerOptions::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback port");
-    let simulator = server::start(Arc::new(dataset), server_options, listener)
-        .await
-        .expect("simulator");
+    let faults =
+        FaultOptions { rate_limit: Some(30.0), latency: Duration::from_millis(150), ..FaultOptions::default() };
+    let server_options = ServerOptions { client_secret: Some(SECRET.into()), faults, ..ServerOptions::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
+    let simulator = server::start(Arc::new(dataset), server_options, listener).await.expect("simulator");
 
     let work = tempfile::tempdir().expect("tempdir");
     let lake = work.path().join("lake");
@@ -141,19 +109,14 @@ async fn run(scenario: &Scenario, users: usize) {
     })
     .await
     .expect("sync task");
-    assert!(
-        output.status.success(),
-        "sync failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "sync failed: {}", String::from_utf8_lossy(&output.stderr));
     report(scenario.name, users, &summary_path);
     simulator.shutdown().await;
 }
 
 fn report(name: &str, users: usize, summary_path: &Path) {
     let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(summary_path).expect("summary"))
-            .expect("summary JSON");
+        serde_json::from_slice(&std::fs::read(summary_path).expect("summary")).expect("summary JSON");
     let number = |value: &serde_json::Value| value.as_f64().expect("number");
     let requests = number(&summary["requests"]);
     let interactions = number(&summary["rows"]["interactions"]);

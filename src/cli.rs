@@ -10,7 +10,11 @@ use crate::graph::users::COPILOT_SKU;
 use crate::sink::Codec;
 
 #[derive(Debug, Parser)]
-#[command(name = "copilot-lake", version, about = "Lands Microsoft 365 Copilot interaction history in a Parquet data lake")]
+#[command(
+    name = "copilot-lake",
+    version,
+    about = "Lands Microsoft 365 Copilot interaction history in a Parquet data lake"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

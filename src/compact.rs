@@ -94,7 +94,12 @@ pub async fn run(plan: CompactPlan) -> Result<CompactSummary, SyncError> {
     result
 }
 
-async fn compact_locked(plan: &CompactPlan, lake: &Lake, run_id: &str, lock: &RunLock) -> Result<CompactSummary, SyncError> {
+async fn compact_locked(
+    plan: &CompactPlan,
+    lake: &Lake,
+    run_id: &str,
+    lock: &RunLock,
+) -> Result<CompactSummary, SyncError> {
     commit::recover(lake).await?;
     let mut summary = CompactSummary { run_id: run_id.to_owned(), ..CompactSummary::default() };
     let mut add = Vec::new();
@@ -139,7 +144,11 @@ async fn compact_locked(plan: &CompactPlan, lake: &Lake, run_id: &str, lock: &Ru
 }
 
 /// The table's files grouped by date, within the plan's date range.
-async fn partitions(lake: &Lake, table: Table, plan: &CompactPlan) -> Result<BTreeMap<NaiveDate, Vec<LakeFile>>, SinkError> {
+async fn partitions(
+    lake: &Lake,
+    table: Table,
+    plan: &CompactPlan,
+) -> Result<BTreeMap<NaiveDate, Vec<LakeFile>>, SinkError> {
     let mut grouped: BTreeMap<NaiveDate, Vec<LakeFile>> = BTreeMap::new();
     for file in table_files(lake, table).await? {
         let date = file.path.date;
@@ -178,11 +187,8 @@ async fn rewrite_partition(
         let length = rows_per_part.min(merged.num_rows() - offset);
         let part = merged.slice(offset, length);
         offset += length;
-        let data_path = DataFilePath {
-            table,
-            date,
-            file_name: format!("part-{run_id}-{:05}.parquet", staged.len() + 1),
-        };
+        let data_path =
+            DataFilePath { table, date, file_name: format!("part-{run_id}-{:05}.parquet", staged.len() + 1) };
         let codec = plan.codec;
         let encoded = tokio::task::spawn_blocking(move || sink::parquet::encode(table, &part, codec)).await??;
         let bytes = encoded.len();

@@ -23,12 +23,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<RunSummary> {
     prepare_folder(&args.out)?;
     let options = GenerateOptions::default();
     let dataset = Arc::new(Dataset::generate(&options));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot open a loopback port for the simulator")?;
-    let simulator = server::start(dataset, ServerOptions::default(), listener)
-        .await
-        .context("cannot start the simulator")?;
+    let listener =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot open a loopback port for the simulator")?;
+    let simulator =
+        server::start(dataset, ServerOptions::default(), listener).await.context("cannot start the simulator")?;
 
     let plan = SyncPlan {
         lake: args.out.display().to_string(),
@@ -77,10 +75,7 @@ fn prepare_folder(out: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     if !out.join(DEMO_MARKER).exists() {
-        bail!(
-            "{} exists and is not a demo lake; pass --out with a new or empty folder",
-            out.display()
-        );
+        bail!("{} exists and is not a demo lake; pass --out with a new or empty folder", out.display());
     }
     std::fs::remove_dir_all(out).with_context(|| format!("cannot replace the old demo lake {}", out.display()))
 }

@@ -54,10 +54,7 @@ fn nested(depth: usize) -> String {
 /// What must happen to one user's window.
 enum Outcome {
     /// The window lands: these interaction ids, and rejections at these fields.
-    Lands {
-        ids: &'static [&'static str],
-        rejected: &'static [&'static str],
-    },
+    Lands { ids: &'static [&'static str], rejected: &'static [&'static str] },
     /// The user fails with an error that contains each of these.
     Fails { error: &'static [&'static str] },
 }
@@ -78,37 +75,15 @@ fn dataset(graph_url: &str) -> (Dataset, Vec<Case>) {
     };
 
     // Well-formed users, whose data must land whatever the others send.
-    dataset
-        .add_records("good-a", vec![record("a1"), record("a2"), record("a3")])
-        .expect("records");
-    add(
-        &mut dataset,
-        "good-a",
-        Outcome::Lands {
-            ids: &["a1", "a2", "a3"],
-            rejected: &[],
-        },
-    );
+    dataset.add_records("good-a", vec![record("a1"), record("a2"), record("a3")]).expect("records");
+    add(&mut dataset, "good-a", Outcome::Lands { ids: &["a1", "a2", "a3"], rejected: &[] });
     let children = json!([
         { "contextReference": "https://contoso.sharepoint.com/doc", "contextType": "file", "displayName": "Doc" }
     ]);
     let mention = json!([{ "mentionId": 0, "mentionText": "Zoe", "mentioned": { "user": { "id": "zoe-id", "displayName": "Zoe" } } }]);
-    let b1 = with(
-        with(record("b1"), "contexts", children),
-        "mentions",
-        mention,
-    );
-    dataset
-        .add_records("good-b", vec![b1, record("b2")])
-        .expect("records");
-    add(
-        &mut dataset,
-        "good-b",
-        Outcome::Lands {
-            ids: &["b1", "b2"],
-            rejected: &[],
-        },
-    );
+    let b1 = with(with(record("b1"), "contexts", children), "mentions", mention);
+    dataset.add_records("good-b", vec![b1, record("b2")]).expect("records");
+    add(&mut dataset, "good-b", Outcome::Lands { ids: &["b1", "b2"], rejected: &[] });
 
     // Records of the wrong shape: each is rejected alone.
     let wrong_types = vec![
@@ -119,31 +94,16 @@ fn dataset(graph_url: &str) -> (Dataset, Vec<Case>) {
         without(record("w5"), "sessionId"),
         with(record("w6"), "body", json!(PRIVATE)),
     ];
-    dataset
-        .add_records("wrong-types", wrong_types)
-        .expect("records");
+    dataset.add_records("wrong-types", wrong_types).expect("records");
     add(
         &mut dataset,
         "wrong-types",
-        Outcome::Lands {
-            ids: &["w1"],
-            rejected: &["mentions[0].mentionId", "sessionId", ".", ".", "body"],
-        },
+        Outcome::Lands { ids: &["w1"], rejected: &["mentions[0].mentionId", "sessionId", ".", ".", "body"] },
     );
 
-    let not_objects = format!(
-        r#"{{"value":[42,"{PRIVATE}",null,[1,2],true,{}]}}"#,
-        record("n1")
-    );
+    let not_objects = format!(r#"{{"value":[42,"{PRIVATE}",null,[1,2],true,{}]}}"#, record("n1"));
     dataset.add_raw_pages("not-objects", vec![Bytes::from(not_objects)]);
-    add(
-        &mut dataset,
-        "not-objects",
-        Outcome::Lands {
-            ids: &["n1"],
-            rejected: &[".", ".", ".", ".", "."],
-        },
-    );
+    add(&mut dataset, "not-objects", Outcome::Lands { ids: &["n1"], rejected: &[".", ".", ".", ".", "."] });
 
     let bad_times = page(&[
         record("t1"),
@@ -151,14 +111,7 @@ fn dataset(graph_url: &str) -> (Dataset, Vec<Case>) {
         with(record("t3"), "createdDateTime", json!(1_700_000_000)),
     ]);
     dataset.add_raw_pages("bad-times", vec![Bytes::from(bad_times)]);
-    add(
-        &mut dataset,
-        "bad-times",
-        Outcome::Lands {
-            ids: &["t1"],
-            rejected: &["createdDateTime", "createdDateTime"],
-        },
-    );
+    add(&mut dataset, "bad-times", Outcome::Lands { ids: &["t1"], rejected: &["createdDateTime", "createdDateTime"] });
 
     // Lone surrogates, as Graph sends a string cut inside an emoji: the records are kept.
     let surrogates = page(&[record("s1"), record("s2"), record("s3")])
@@ -166,39 +119,24 @@ fn dataset(graph_url: &str) -> (Dataset, Vec<Case>) {
         .replacen("a prompt", r"\udc00 alone", 1)
         .replacen("a prompt", r"pair \ud83d\ude00", 1);
     dataset.add_raw_pages("lone-surrogates", vec![Bytes::from(surrogates)]);
-    add(
-        &mut dataset,
-        "lone-surrogates",
-        Outcome::Lands {
-            ids: &["s1", "s2", "s3"],
-            rejected: &[],
-        },
-    );
+    add(&mut dataset, "lone-surrogates", Outcome::Lands { ids: &["s1", "s2", "s3"], rejected: &[] });
 
     // Nesting far past serde_json's limit of 128: ignored in an unknown field, rejected where
     // the model reads it. The simulator cannot parse the page either, so it serves it verbatim.
     let deep = format!(
         r#"{{"value":[{},{}],"@odata.extra":{}}}"#,
-        record("d1")
-            .to_string()
-            .replacen('{', &format!(r#"{{"junk":{},"#, nested(100_000)), 1),
+        record("d1").to_string().replacen('{', &format!(r#"{{"junk":{},"#, nested(100_000)), 1),
         with(record("d2"), "from", json!({ "device": "placeholder" }))
             .to_string()
             .replace(r#""placeholder""#, &nested(1_000)),
         nested(100_000),
     );
     dataset.add_raw_pages("deep-nesting", vec![Bytes::from(deep)]);
-    add(
-        &mut dataset,
-        "deep-nesting",
-        Outcome::Lands {
-            ids: &["d1"],
-            rejected: &["from.device"],
-        },
-    );
+    add(&mut dataset, "deep-nesting", Outcome::Lands { ids: &["d1"], rejected: &["from.device"] });
 
     // A 20 MiB Adaptive Card that the body points at: the card text becomes body_text.
-    let card = json!({ "type": "AdaptiveCard", "body": [{ "type": "TextBlock", "text": "x".repeat(HUGE) }] }).to_string();
+    let card =
+        json!({ "type": "AdaptiveCard", "body": [{ "type": "TextBlock", "text": "x".repeat(HUGE) }] }).to_string();
     let huge = with(
         with(
             record("h1"),
@@ -208,116 +146,53 @@ fn dataset(graph_url: &str) -> (Dataset, Vec<Case>) {
         "attachments",
         json!([{ "attachmentId": "card", "contentType": "application/vnd.microsoft.card.adaptive", "content": card }]),
     );
-    dataset
-        .add_records("huge-attachment", vec![huge])
-        .expect("records");
-    add(
-        &mut dataset,
-        "huge-attachment",
-        Outcome::Lands {
-            ids: &["h1"],
-            rejected: &[],
-        },
-    );
+    dataset.add_records("huge-attachment", vec![huge]).expect("records");
+    add(&mut dataset, "huge-attachment", Outcome::Lands { ids: &["h1"], rejected: &[] });
 
     // Damage in transit: retried, then the user fails.
     let retried: &[&str] = &["not valid JSON", "page 0", "attempt(s)"];
-    dataset.add_raw_pages(
-        "not-json",
-        vec![Bytes::from_static(b"<html><body>Bad gateway</body></html>")],
-    );
+    dataset.add_raw_pages("not-json", vec![Bytes::from_static(b"<html><body>Bad gateway</body></html>")]);
     add(&mut dataset, "not-json", Outcome::Fails { error: retried });
     let full = page(&[record("x1"), record("x2")]);
-    dataset.add_raw_pages(
-        "truncated",
-        vec![Bytes::from(full[..full.len() / 2].to_owned())],
-    );
+    dataset.add_raw_pages("truncated", vec![Bytes::from(full[..full.len() / 2].to_owned())]);
     add(&mut dataset, "truncated", Outcome::Fails { error: retried });
     let mut invalid_utf8 = page(&[record("x3")]).into_bytes();
-    let at = invalid_utf8
-        .windows(8)
-        .position(|w| w == b"a prompt")
-        .expect("body text");
+    let at = invalid_utf8.windows(8).position(|w| w == b"a prompt").expect("body text");
     invalid_utf8[at] = 0xC3;
     invalid_utf8[at + 1] = 0x28;
     dataset.add_raw_pages("invalid-utf8", vec![Bytes::from(invalid_utf8)]);
-    add(
-        &mut dataset,
-        "invalid-utf8",
-        Outcome::Fails { error: retried },
-    );
+    add(&mut dataset, "invalid-utf8", Outcome::Fails { error: retried });
 
     // Complete pages of the wrong shape: the user fails at once, naming the page and field.
-    dataset.add_raw_pages(
-        "value-not-array",
-        vec![Bytes::from(r#"{"value":{"id":"1"}}"#)],
-    );
+    dataset.add_raw_pages("value-not-array", vec![Bytes::from(r#"{"value":{"id":"1"}}"#)]);
     add(
         &mut dataset,
         "value-not-array",
-        Outcome::Fails {
-            error: &["page 0", "field 'value'", "retrying cannot help"],
-        },
+        Outcome::Fails { error: &["page 0", "field 'value'", "retrying cannot help"] },
     );
-    dataset.add_raw_pages(
-        "value-is-text",
-        vec![Bytes::from(format!(r#"{{"value":"{PRIVATE}"}}"#))],
-    );
-    add(
-        &mut dataset,
-        "value-is-text",
-        Outcome::Fails {
-            error: &["page 0", "field 'value'"],
-        },
-    );
-    dataset.add_raw_pages(
-        "second-page-bad",
-        vec![
-            Bytes::from(page(&[record("p1")])),
-            Bytes::from(r#"{"value":5}"#),
-        ],
-    );
-    add(
-        &mut dataset,
-        "second-page-bad",
-        Outcome::Fails {
-            error: &["page 1", "field 'value'"],
-        },
-    );
+    dataset.add_raw_pages("value-is-text", vec![Bytes::from(format!(r#"{{"value":"{PRIVATE}"}}"#))]);
+    add(&mut dataset, "value-is-text", Outcome::Fails { error: &["page 0", "field 'value'"] });
+    dataset.add_raw_pages("second-page-bad", vec![Bytes::from(page(&[record("p1")])), Bytes::from(r#"{"value":5}"#)]);
+    add(&mut dataset, "second-page-bad", Outcome::Fails { error: &["page 1", "field 'value'"] });
 
     // Bad links. The simulator rewrites @odata.nextLink in pages it can parse, and a lone
     // surrogate is what it cannot parse, so these pages carry one to be served verbatim.
     let with_link = |link: &str| {
         let record = record("l1").to_string().replacen("a prompt", r"\ud800", 1);
-        format!(
-            r#"{{"value":[{record}],"@odata.nextLink":{}}}"#,
-            json!(link)
-        )
+        format!(r#"{{"value":[{record}],"@odata.nextLink":{}}}"#, json!(link))
     };
     dataset.add_raw_pages("link-not-url", vec![Bytes::from(with_link("not a url"))]);
     add(
         &mut dataset,
         "link-not-url",
-        Outcome::Fails {
-            error: &[
-                "@odata.nextLink of page 0 of user link-not-url is not a URL",
-                "'not a url'",
-            ],
-        },
+        Outcome::Fails { error: &["@odata.nextLink of page 0 of user link-not-url is not a URL", "'not a url'"] },
     );
-    let loop_link = format!(
-        "{graph_url}/copilot/users/link-loop/interactionHistory/getAllEnterpriseInteractions"
-    );
+    let loop_link = format!("{graph_url}/copilot/users/link-loop/interactionHistory/getAllEnterpriseInteractions");
     dataset.add_raw_pages("link-loop", vec![Bytes::from(with_link(&loop_link))]);
     add(
         &mut dataset,
         "link-loop",
-        Outcome::Fails {
-            error: &[
-                "@odata.nextLink of page 1 of user link-loop repeats",
-                "never end",
-            ],
-        },
+        Outcome::Fails { error: &["@odata.nextLink of page 1 of user link-loop repeats", "never end"] },
     );
 
     (dataset, cases)
@@ -328,9 +203,7 @@ fn ids_by_user(lake: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for row in common::read_table(lake, "interactions") {
         let user = row["user_id"].as_str().expect("user_id").to_owned();
-        ids.entry(user)
-            .or_default()
-            .insert(row["interaction_id"].as_str().expect("id").to_owned());
+        ids.entry(user).or_default().insert(row["interaction_id"].as_str().expect("id").to_owned());
     }
     ids
 }
@@ -348,18 +221,11 @@ fn rejected_files(lake: &Path) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_has_defined_outcomes() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
     let graph_url = format!("http://{}/v1.0", listener.local_addr().expect("addr"));
     let (dataset, cases) = dataset(&graph_url);
-    let options = ServerOptions {
-        client_secret: Some(common::SECRET.into()),
-        ..ServerOptions::default()
-    };
-    let simulator = server::start(Arc::new(dataset), options, listener)
-        .await
-        .expect("simulator starts");
+    let options = ServerOptions { client_secret: Some(common::SECRET.into()), ..ServerOptions::default() };
+    let simulator = server::start(Arc::new(dataset), options, listener).await.expect("simulator starts");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = dir.path().join("lake");
@@ -381,28 +247,16 @@ async fn bad_input_has_defined_outcomes() {
     let output = common::sync(&simulator, &lake, &args).await;
     let stderr = common::stderr(&output);
     assert_eq!(output.status.code(), Some(3), "some users fail:\n{stderr}");
-    assert!(
-        !stderr.contains(PRIVATE),
-        "a log line quotes a record value:\n{stderr}"
-    );
+    assert!(!stderr.contains(PRIVATE), "a log line quotes a record value:\n{stderr}");
 
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(&summary_path).expect("summary")).expect("JSON");
+    let summary: Value = serde_json::from_slice(&std::fs::read(&summary_path).expect("summary")).expect("JSON");
     let failed: BTreeMap<&str, &str> = summary["failed_users"]
         .as_array()
         .expect("failed_users")
         .iter()
-        .map(|user| {
-            (
-                user["user_id"].as_str().expect("user_id"),
-                user["error"].as_str().expect("error"),
-            )
-        })
+        .map(|user| (user["user_id"].as_str().expect("user_id"), user["error"].as_str().expect("error")))
         .collect();
-    assert!(
-        !summary.to_string().contains(PRIVATE),
-        "the summary quotes a record value"
-    );
+    assert!(!summary.to_string().contains(PRIVATE), "the summary quotes a record value");
 
     let rejected = rejected_files(&lake);
     let mut fields_by_user: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -410,18 +264,11 @@ async fn bad_input_has_defined_outcomes() {
         let user = entry["user_id"].as_str().expect("user_id");
         // A path into deep nesting repeats `[0]` up to the recursion limit: compare its start.
         let field = entry["field"].as_str().expect("field");
-        fields_by_user
-            .entry(user)
-            .or_default()
-            .push(field.split("[0][0]").next().unwrap_or(field));
+        fields_by_user.entry(user).or_default().push(field.split("[0][0]").next().unwrap_or(field));
         let reason = entry["reason"].as_str().expect("reason");
-        assert!(
-            !reason.contains(PRIVATE),
-            "{user}: the reason quotes a record value: {reason}"
-        );
+        assert!(!reason.contains(PRIVATE), "{user}: the reason quotes a record value: {reason}");
         let text = entry["record"].as_str().expect("the record's JSON text");
-        serde_json::from_str::<serde::de::IgnoredAny>(text)
-            .expect("the stored record is valid JSON");
+        serde_json::from_str::<serde::de::IgnoredAny>(text).expect("the stored record is valid JSON");
     }
     assert_eq!(summary["rejected_records"], rejected.len());
 
@@ -429,19 +276,9 @@ async fn bad_input_has_defined_outcomes() {
     for case in &cases {
         match &case.outcome {
             Outcome::Lands { ids, rejected } => {
-                assert!(
-                    !failed.contains_key(case.user),
-                    "{}: {:?}",
-                    case.user,
-                    failed.get(case.user)
-                );
+                assert!(!failed.contains_key(case.user), "{}: {:?}", case.user, failed.get(case.user));
                 let expected: BTreeSet<String> = ids.iter().map(|id| id.to_string()).collect();
-                assert_eq!(
-                    landed.get(case.user),
-                    Some(&expected),
-                    "{}: landed ids",
-                    case.user
-                );
+                assert_eq!(landed.get(case.user), Some(&expected), "{}: landed ids", case.user);
                 let mut fields = fields_by_user.get(case.user).cloned().unwrap_or_default();
                 fields.sort_unstable();
                 let mut expected_fields = rejected.to_vec();
@@ -449,49 +286,22 @@ async fn bad_input_has_defined_outcomes() {
                 assert_eq!(fields, expected_fields, "{}: rejected fields", case.user);
             }
             Outcome::Fails { error } => {
-                let message = failed
-                    .get(case.user)
-                    .unwrap_or_else(|| panic!("{} must fail", case.user));
+                let message = failed.get(case.user).unwrap_or_else(|| panic!("{} must fail", case.user));
                 let names_user = message.contains(&format!("/users/{}/", case.user))
                     || message.contains(&format!("of user {} ", case.user));
-                assert!(
-                    names_user,
-                    "{}: the error does not name the user: {message}",
-                    case.user
-                );
+                assert!(names_user, "{}: the error does not name the user: {message}", case.user);
                 for part in error.iter() {
-                    assert!(
-                        message.contains(part),
-                        "{}: '{part}' missing from: {message}",
-                        case.user
-                    );
+                    assert!(message.contains(part), "{}: '{part}' missing from: {message}", case.user);
                 }
-                assert!(
-                    !landed.contains_key(case.user),
-                    "{}: a failed user lands nothing",
-                    case.user
-                );
-                assert!(
-                    !fields_by_user.contains_key(case.user),
-                    "{}: a failed user records no rejections",
-                    case.user
-                );
+                assert!(!landed.contains_key(case.user), "{}: a failed user lands nothing", case.user);
+                assert!(!fields_by_user.contains_key(case.user), "{}: a failed user records no rejections", case.user);
             }
         }
     }
-    assert_eq!(
-        failed.len(),
-        cases
-            .iter()
-            .filter(|case| matches!(case.outcome, Outcome::Fails { .. }))
-            .count()
-    );
+    assert_eq!(failed.len(), cases.iter().filter(|case| matches!(case.outcome, Outcome::Fails { .. })).count());
 
     // Three users were retried twice each.
-    assert!(
-        summary["retries"].as_u64().expect("retries") >= 6,
-        "{summary}"
-    );
+    assert!(summary["retries"].as_u64().expect("retries") >= 6, "{summary}");
     simulator.shutdown().await;
     check_row_contents(&lake);
 }
@@ -501,27 +311,17 @@ async fn bad_input_has_defined_outcomes() {
 fn check_row_contents(lake: &Path) {
     let interactions = common::read_table(lake, "interactions");
     let body = |id: &str| {
-        let row = interactions
-            .iter()
-            .find(|row| row["interaction_id"] == id)
-            .unwrap_or_else(|| panic!("{id}"));
+        let row = interactions.iter().find(|row| row["interaction_id"] == id).unwrap_or_else(|| panic!("{id}"));
         (row["body_content"].clone(), row["body_text"].clone())
     };
     assert_eq!(body("s1").0, "cut \u{fffd}");
     assert_eq!(body("s2").0, "\u{fffd} alone");
     assert_eq!(body("s3").0, "pair \u{1f600}");
     let (_, huge_text) = body("h1");
-    assert_eq!(
-        huge_text.as_str().map(str::len),
-        Some(HUGE),
-        "the card text of the huge attachment"
-    );
+    assert_eq!(huge_text.as_str().map(str::len), Some(HUGE), "the card text of the huge attachment");
 
     let attachments = common::read_table(lake, "attachments");
-    let card = attachments
-        .iter()
-        .find(|row| row["interaction_id"] == "h1")
-        .expect("h1 attachment");
+    let card = attachments.iter().find(|row| row["interaction_id"] == "h1").expect("h1 attachment");
     assert!(card["content"].as_str().expect("content").len() > HUGE);
 
     let contexts = common::read_table(lake, "contexts");

@@ -43,26 +43,42 @@ fn expected() -> Vec<(&'static str, &'static str, &'static str, String)> {
     vec![
         ("v1-example1-teams-meeting-aiResponse.json", "1731701801008", "Teams", MEETING_ANSWER.into()),
         ("v1-example2-bizchat-pair-links-adaptivecard.json", "1732148357313", "BizChat", radar_answer()),
-        ("v1-example2-bizchat-pair-links-adaptivecard.json", "1732148356886", "BizChat", "What should be on my radar from emails last week?".into()),
+        (
+            "v1-example2-bizchat-pair-links-adaptivecard.json",
+            "1732148356886",
+            "BizChat",
+            "What should be on my radar from emails last week?".into(),
+        ),
         ("beta-example2-bizchat-aiResponse-clarification.json", "1731701571329", "BizChat", CLARIFICATION.into()),
-        ("m365copilot-example3-createdDateTime-bizchat-userPrompt.json", "1764008994427", "BizChat", "What are the key action items from my recent meetings?".into()),
-        ("teams-export-meeting-pair-missing-contexts.json", "1746757256660", "Teams", "what was this meeting about?".into()),
-        ("teams-export-meeting-pair-missing-contexts.json", "1746757257162", "Teams", "I need to hear more discussion before I can get to work. Please try again in a few minutes.".into()),
+        (
+            "m365copilot-example3-createdDateTime-bizchat-userPrompt.json",
+            "1764008994427",
+            "BizChat",
+            "What are the key action items from my recent meetings?".into(),
+        ),
+        (
+            "teams-export-meeting-pair-missing-contexts.json",
+            "1746757256660",
+            "Teams",
+            "what was this meeting about?".into(),
+        ),
+        (
+            "teams-export-meeting-pair-missing-contexts.json",
+            "1746757257162",
+            "Teams",
+            "I need to hear more discussion before I can get to work. Please try again in a few minutes.".into(),
+        ),
         ("changenotification-decrypted-resource.json", "1731701801008", "Teams", MEETING_ANSWER.into()),
     ]
 }
 
 /// The records of a fixture file: a page, a bare array, or one record.
 fn records_of(name: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let text = std::fs::read_to_string(&path).expect("fixture");
     match serde_json::from_str::<Value>(&text).expect("fixture JSON") {
         Value::Array(records) => records,
-        Value::Object(page) if page.contains_key("value") => {
-            page["value"].as_array().expect("value").clone()
-        }
+        Value::Object(page) if page.contains_key("value") => page["value"].as_array().expect("value").clone(),
         record => vec![record],
     }
 }
@@ -74,15 +90,9 @@ fn derived_columns(record: &Value) -> (Option<String>, Option<String>) {
     let mut flattener = Flattener::default();
     flattener.push("user", &interaction);
     let batches = flattener.finish().expect("batches");
-    let (_, batch) = batches
-        .iter()
-        .find(|(table, _)| *table == Table::Interactions)
-        .expect("interactions");
+    let (_, batch) = batches.iter().find(|(table, _)| *table == Table::Interactions).expect("interactions");
     let cell = |name: &str| {
-        let column = batch
-            .column(batch.schema().index_of(name).expect("column"))
-            .as_string::<i32>()
-            .clone();
+        let column = batch.column(batch.schema().index_of(name).expect("column")).as_string::<i32>().clone();
         (!column.is_null(0)).then(|| column.value(0).to_owned())
     };
     (cell("app"), cell("body_text"))
@@ -93,17 +103,11 @@ fn samples_have_hand_checked_text() {
     let cases = expected();
     for (fixture, id, app, body_text) in &cases {
         let records = records_of(fixture);
-        let record = records
-            .iter()
-            .find(|record| record["id"] == *id)
-            .unwrap_or_else(|| panic!("{fixture} has record {id}"));
+        let record =
+            records.iter().find(|record| record["id"] == *id).unwrap_or_else(|| panic!("{fixture} has record {id}"));
         let (actual_app, actual_text) = derived_columns(record);
         assert_eq!(actual_app.as_deref(), Some(*app), "{fixture} {id}: app");
-        assert_eq!(
-            actual_text.as_deref(),
-            Some(body_text.as_str()),
-            "{fixture} {id}: body_text"
-        );
+        assert_eq!(actual_text.as_deref(), Some(body_text.as_str()), "{fixture} {id}: body_text");
     }
 
     // Every interaction of every sample has a case above.

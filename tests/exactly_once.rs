@@ -66,9 +66,23 @@ fn assert_exact(lake: &Path, expected: &(BTreeMap<String, u64>, BTreeSet<String>
 
 fn sync_args(simulator: &RunningSimulator, lake: &Path, rate: &str) -> Vec<String> {
     [
-        "sync", "--out", &lake.display().to_string(), "--tenant-id", "contoso", "--client-id", "test",
-        "--graph-url", &simulator.graph_url(), "--authority-url", &simulator.base_url(),
-        "--since", SINCE, "--until", UNTIL, "--max-requests-per-second", rate,
+        "sync",
+        "--out",
+        &lake.display().to_string(),
+        "--tenant-id",
+        "contoso",
+        "--client-id",
+        "test",
+        "--graph-url",
+        &simulator.graph_url(),
+        "--authority-url",
+        &simulator.base_url(),
+        "--since",
+        SINCE,
+        "--until",
+        UNTIL,
+        "--max-requests-per-second",
+        rate,
     ]
     .map(String::from)
     .to_vec()
@@ -203,7 +217,8 @@ async fn compaction_keeps_rows_and_cuts_files() {
         common::assert_success(&run_to_completion(args).await);
     }
     assert_exact(&lake, &expected, "before compaction");
-    let files_before: usize = ["interactions", "contexts", "links"].iter().map(|t| common::data_files(&lake, t).len()).sum();
+    let files_before: usize =
+        ["interactions", "contexts", "links"].iter().map(|t| common::data_files(&lake, t).len()).sum();
 
     let compact = ["compact", "--out", &lake.display().to_string()].map(String::from).to_vec();
     // A compaction stopped after publishing its new files, before deleting the old ones, is
@@ -212,7 +227,8 @@ async fn compaction_keeps_rows_and_cuts_files() {
     let output = run_to_completion(compact.clone()).await;
     common::assert_success(&output);
     assert_exact(&lake, &expected, "after compaction");
-    let files_after: usize = ["interactions", "contexts", "links"].iter().map(|t| common::data_files(&lake, t).len()).sum();
+    let files_after: usize =
+        ["interactions", "contexts", "links"].iter().map(|t| common::data_files(&lake, t).len()).sum();
     assert!(files_after < files_before, "{files_after} files after, {files_before} before");
 
     let again = run_to_completion(compact).await;

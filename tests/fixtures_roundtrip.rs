@@ -40,36 +40,44 @@ const INTERACTION_COLUMNS: &[(&str, &str)] = &[
 ];
 
 const CHILD_COLUMNS: &[(&str, &str, &[(&str, &str)])] = &[
-    ("contexts", "contexts", &[
-        ("context_reference", "/contextReference"),
-        ("context_type", "/contextType"),
-        ("display_name", "/displayName"),
-    ]),
-    ("attachments", "attachments", &[
-        ("attachment_id", "/attachmentId"),
-        ("content_type", "/contentType"),
-        ("content_url", "/contentUrl"),
-        ("content", "/content"),
-        ("name", "/name"),
-    ]),
-    ("links", "links", &[
-        ("link_url", "/linkUrl"),
-        ("link_type", "/linkType"),
-        ("display_name", "/displayName"),
-    ]),
-    ("mentions", "mentions", &[
-        ("mention_id", "/mentionId"),
-        ("mention_text", "/mentionText"),
-        ("mentioned_user_id", "/mentioned/user/id"),
-        ("mentioned_user_display_name", "/mentioned/user/displayName"),
-        ("mentioned_application_id", "/mentioned/application/id"),
-        ("mentioned_application_display_name", "/mentioned/application/displayName"),
-        ("mentioned_conversation_id", "/mentioned/conversation/id"),
-        ("mentioned_conversation_display_name", "/mentioned/conversation/displayName"),
-        ("mentioned_conversation_identity_type", "/mentioned/conversation/conversationIdentityType"),
-        ("mentioned_tag_id", "/mentioned/tag/id"),
-        ("mentioned_tag_display_name", "/mentioned/tag/displayName"),
-    ]),
+    (
+        "contexts",
+        "contexts",
+        &[
+            ("context_reference", "/contextReference"),
+            ("context_type", "/contextType"),
+            ("display_name", "/displayName"),
+        ],
+    ),
+    (
+        "attachments",
+        "attachments",
+        &[
+            ("attachment_id", "/attachmentId"),
+            ("content_type", "/contentType"),
+            ("content_url", "/contentUrl"),
+            ("content", "/content"),
+            ("name", "/name"),
+        ],
+    ),
+    ("links", "links", &[("link_url", "/linkUrl"), ("link_type", "/linkType"), ("display_name", "/displayName")]),
+    (
+        "mentions",
+        "mentions",
+        &[
+            ("mention_id", "/mentionId"),
+            ("mention_text", "/mentionText"),
+            ("mentioned_user_id", "/mentioned/user/id"),
+            ("mentioned_user_display_name", "/mentioned/user/displayName"),
+            ("mentioned_application_id", "/mentioned/application/id"),
+            ("mentioned_application_display_name", "/mentioned/application/displayName"),
+            ("mentioned_conversation_id", "/mentioned/conversation/id"),
+            ("mentioned_conversation_display_name", "/mentioned/conversation/displayName"),
+            ("mentioned_conversation_identity_type", "/mentioned/conversation/conversationIdentityType"),
+            ("mentioned_tag_id", "/mentioned/tag/id"),
+            ("mentioned_tag_display_name", "/mentioned/tag/displayName"),
+        ],
+    ),
 ];
 
 fn fixture_path(name: &str) -> std::path::PathBuf {
@@ -96,7 +104,12 @@ fn source(record: &Value, pointer: &str) -> Value {
     record.pointer(pointer).cloned().unwrap_or(Value::Null)
 }
 
-fn find_row<'a>(rows: &'a [Map<String, Value>], user: &str, record: &Value, ordinal: Option<usize>) -> &'a Map<String, Value> {
+fn find_row<'a>(
+    rows: &'a [Map<String, Value>],
+    user: &str,
+    record: &Value,
+    ordinal: Option<usize>,
+) -> &'a Map<String, Value> {
     let matches: Vec<_> = rows
         .iter()
         .filter(|row| {
@@ -138,8 +151,8 @@ async fn samples_round_trip_field_by_field() {
             for (column, pointer) in INTERACTION_COLUMNS {
                 assert_eq!(row[*column], source(&record, pointer), "{name}: {column}");
             }
-            let created = DateTime::parse_from_rfc3339(record["createdDateTime"].as_str().expect("time"))
-                .expect("RFC 3339");
+            let created =
+                DateTime::parse_from_rfc3339(record["createdDateTime"].as_str().expect("time")).expect("RFC 3339");
             let created_micros = created.to_utc().to_rfc3339_opts(SecondsFormat::Micros, true);
             assert_eq!(row["created_date_time"], created_micros.as_str(), "{name}: created_date_time");
             assert_eq!(row["date"], created.to_utc().format("%Y-%m-%d").to_string().as_str(), "{name}: date");

@@ -24,27 +24,17 @@ use serde_json::json;
 const PASSPHRASE: &str = "fixture-passphrase";
 
 fn fixture(name: &str) -> String {
-    format!(
-        "{}/tests/fixtures/certificates/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/tests/fixtures/certificates/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 async fn start(dataset: Dataset, options: ServerOptions) -> RunningSimulator {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback port");
-    server::start(Arc::new(dataset), options, listener)
-        .await
-        .expect("simulator starts")
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
+    server::start(Arc::new(dataset), options, listener).await.expect("simulator starts")
 }
 
 /// Counts the simulator's Graph requests: any active fault turns the counter on.
 fn counted() -> FaultOptions {
-    FaultOptions {
-        latency: Duration::from_millis(1),
-        ..FaultOptions::default()
-    }
+    FaultOptions { latency: Duration::from_millis(1), ..FaultOptions::default() }
 }
 
 /// Runs the binary with only the given credential variables and trace logs, so a secret that
@@ -62,10 +52,7 @@ async fn run(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
         ] {
             command.env_remove(name);
         }
-        command
-            .envs(env)
-            .output()
-            .expect("the copilot-lake binary runs")
+        command.envs(env).output().expect("the copilot-lake binary runs")
     })
     .await
     .expect("task")
@@ -98,11 +85,7 @@ fn simulator_args(simulator: &RunningSimulator, lake: &Path, extra: &[&str]) -> 
 }
 
 fn assert_no_leak(output: &Output, secrets: &[&str]) {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        common::stderr(output)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), common::stderr(output));
     for secret in secrets {
         assert!(!text.contains(secret), "'{secret}' leaked into the output");
     }
@@ -113,14 +96,7 @@ fn interaction_rows(lake: &Path) -> usize {
 }
 
 fn expected_rows(dataset: &Dataset, options: &GenerateOptions) -> usize {
-    dataset
-        .licensed_users()
-        .map(|user| {
-            dataset
-                .records_in_window(&user.id, options.start, options.end)
-                .len()
-        })
-        .sum()
+    dataset.licensed_users().map(|user| dataset.records_in_window(&user.id, options.start, options.end).len()).sum()
 }
 
 /// Builds a JWT-shaped token whose only readable part is its claims, as the connector reads them.
@@ -131,55 +107,27 @@ fn jwt_with_roles(roles: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_role_exits_2_before_any_request() {
-    let options = GenerateOptions {
-        users: 2,
-        unlicensed_users: 0,
-        interactions_per_user: 20,
-        ..GenerateOptions::default()
-    };
-    let simulator = start(
-        Dataset::generate(&options),
-        ServerOptions {
-            faults: counted(),
-            ..ServerOptions::default()
-        },
-    )
-    .await;
+    let options =
+        GenerateOptions { users: 2, unlicensed_users: 0, interactions_per_user: 20, ..GenerateOptions::default() };
+    let simulator =
+        start(Dataset::generate(&options), ServerOptions { faults: counted(), ..ServerOptions::default() }).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let token_file = dir.path().join("token");
     let lake = dir.path().join("lake");
 
     std::fs::write(&token_file, jwt_with_roles(&["User.Read.All"])).expect("token file");
     let token_arg = token_file.display().to_string();
-    let output = run(
-        simulator_args(
-            &simulator,
-            &lake,
-            &["--access-token-file", &token_arg, "--user", "u1"],
-        ),
-        vec![],
-    )
-    .await;
+    let output =
+        run(simulator_args(&simulator, &lake, &["--access-token-file", &token_arg, "--user", "u1"]), vec![]).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
     let stderr = common::stderr(&output);
-    assert!(
-        stderr.contains("lacks the application permission AiEnterpriseInteraction.Read.All"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("lacks the application permission AiEnterpriseInteraction.Read.All"), "{stderr}");
     assert!(stderr.contains("grant admin consent"), "{stderr}");
     assert_no_leak(&output, &[&jwt_with_roles(&["User.Read.All"])]);
 
     // The license listing needs a directory permission too.
-    std::fs::write(
-        &token_file,
-        jwt_with_roles(&["AiEnterpriseInteraction.Read.All"]),
-    )
-    .expect("token file");
-    let output = run(
-        simulator_args(&simulator, &lake, &["--access-token-file", &token_arg]),
-        vec![],
-    )
-    .await;
+    std::fs::write(&token_file, jwt_with_roles(&["AiEnterpriseInteraction.Read.All"])).expect("token file");
+    let output = run(simulator_args(&simulator, &lake, &["--access-token-file", &token_arg]), vec![]).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
     let stderr = common::stderr(&output);
     assert!(stderr.contains("permission User.Read.All"), "{stderr}");
@@ -195,9 +143,7 @@ async fn certificate_simulator(options: &GenerateOptions) -> (RunningSimulator, 
         tenant_id: Some("contoso".into()),
         client_id: Some("cert-app".into()),
         client_secret: Some(common::SECRET.into()),
-        client_certificate: Some(
-            load_certificate(Path::new(&fixture("client.crt"))).expect("certificate"),
-        ),
+        client_certificate: Some(load_certificate(Path::new(&fixture("client.crt"))).expect("certificate")),
         ..ServerOptions::default()
     };
     (start(dataset.clone(), server).await, dataset)
@@ -205,12 +151,8 @@ async fn certificate_simulator(options: &GenerateOptions) -> (RunningSimulator, 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn client_certificate_signs_in() {
-    let options = GenerateOptions {
-        users: 3,
-        unlicensed_users: 0,
-        interactions_per_user: 150,
-        ..GenerateOptions::default()
-    };
+    let options =
+        GenerateOptions { users: 3, unlicensed_users: 0, interactions_per_user: 150, ..GenerateOptions::default() };
     let (simulator, dataset) = certificate_simulator(&options).await;
     let ids = ["--tenant-id", "contoso", "--client-id", "cert-app"];
 
@@ -220,93 +162,51 @@ async fn client_certificate_signs_in() {
     flags.extend(["--client-certificate", &combined]);
     let output = run(simulator_args(&simulator, lake.path(), &flags), vec![]).await;
     common::assert_success(&output);
-    assert_eq!(
-        interaction_rows(lake.path()),
-        expected_rows(&dataset, &options)
-    );
+    assert_eq!(interaction_rows(lake.path()), expected_rows(&dataset, &options));
 
     // The encrypted key, with its passphrase from the environment.
     let (crt, encrypted) = (fixture("client.crt"), fixture("client-encrypted.key"));
     let lake = tempfile::tempdir().expect("tempdir");
     let mut flags = ids.to_vec();
-    flags.extend([
-        "--client-certificate",
-        &crt,
-        "--client-certificate-key",
-        &encrypted,
-    ]);
-    let env = vec![(
-        "COPILOT_LAKE_CLIENT_CERTIFICATE_PASSPHRASE",
-        PASSPHRASE.to_owned(),
-    )];
+    flags.extend(["--client-certificate", &crt, "--client-certificate-key", &encrypted]);
+    let env = vec![("COPILOT_LAKE_CLIENT_CERTIFICATE_PASSPHRASE", PASSPHRASE.to_owned())];
     let output = run(simulator_args(&simulator, lake.path(), &flags), env).await;
     common::assert_success(&output);
-    assert_eq!(
-        interaction_rows(lake.path()),
-        expected_rows(&dataset, &options)
-    );
+    assert_eq!(interaction_rows(lake.path()), expected_rows(&dataset, &options));
     assert_no_leak(&output, &[PASSPHRASE, "PRIVATE KEY"]);
 
     // A wrong passphrase stops at the start, without echoing it.
-    let env = vec![(
-        "COPILOT_LAKE_CLIENT_CERTIFICATE_PASSPHRASE",
-        "wrong-passphrase-value".to_owned(),
-    )];
+    let env = vec![("COPILOT_LAKE_CLIENT_CERTIFICATE_PASSPHRASE", "wrong-passphrase-value".to_owned())];
     let output = run(simulator_args(&simulator, lake.path(), &flags), env).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
-    assert!(
-        common::stderr(&output).contains("cannot decrypt the private key"),
-        "{}",
-        common::stderr(&output)
-    );
+    assert!(common::stderr(&output).contains("cannot decrypt the private key"), "{}", common::stderr(&output));
     assert_no_leak(&output, &["wrong-passphrase-value"]);
     simulator.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unregistered_certificate_is_rejected() {
-    let options = GenerateOptions {
-        users: 1,
-        unlicensed_users: 0,
-        interactions_per_user: 10,
-        ..GenerateOptions::default()
-    };
+    let options =
+        GenerateOptions { users: 1, unlicensed_users: 0, interactions_per_user: 10, ..GenerateOptions::default() };
     let server = ServerOptions {
-        client_certificate: Some(
-            load_certificate(Path::new(&fixture("other.crt"))).expect("certificate"),
-        ),
+        client_certificate: Some(load_certificate(Path::new(&fixture("other.crt"))).expect("certificate")),
         ..ServerOptions::default()
     };
     let simulator = start(Dataset::generate(&options), server).await;
     let lake = tempfile::tempdir().expect("tempdir");
     let combined = fixture("client-combined.pem");
     // The simulator registers only the other certificate, so the assertion's x5t#S256 is unknown.
-    let flags = [
-        "--tenant-id",
-        "contoso",
-        "--client-id",
-        "cert-app",
-        "--client-certificate",
-        &combined,
-    ];
+    let flags = ["--tenant-id", "contoso", "--client-id", "cert-app", "--client-certificate", &combined];
     let output = run(simulator_args(&simulator, lake.path(), &flags), vec![]).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
-    assert!(
-        common::stderr(&output).contains("AADSTS700027"),
-        "{}",
-        common::stderr(&output)
-    );
+    assert!(common::stderr(&output).contains("AADSTS700027"), "{}", common::stderr(&output));
     simulator.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn workload_identity_uses_azure_variables() {
-    let options = GenerateOptions {
-        users: 2,
-        unlicensed_users: 0,
-        interactions_per_user: 120,
-        ..GenerateOptions::default()
-    };
+    let options =
+        GenerateOptions { users: 2, unlicensed_users: 0, interactions_per_user: 120, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let server = ServerOptions {
         tenant_id: Some("wi-tenant".into()),
@@ -317,7 +217,8 @@ async fn workload_identity_uses_azure_variables() {
     let simulator = start(dataset.clone(), server).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let token_file = dir.path().join("azure-identity-token");
-    let federated = "eyJhbGciOiJSUzI1NiIsImtpZCI6Ims4cyJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bnM6c2EifQ.federated-signature";
+    let federated =
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6Ims4cyJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bnM6c2EifQ.federated-signature";
     std::fs::write(&token_file, format!("{federated}\n")).expect("token file");
     let env = |file: &Path| {
         vec![
@@ -336,62 +237,32 @@ async fn workload_identity_uses_azure_variables() {
     // A file that is not a JWT reaches the token endpoint and is rejected there.
     let bad_file = dir.path().join("bad-token");
     std::fs::write(&bad_file, "not-a-jwt").expect("token file");
-    let output = run(
-        simulator_args(&simulator, &dir.path().join("lake2"), &[]),
-        env(&bad_file),
-    )
-    .await;
+    let output = run(simulator_args(&simulator, &dir.path().join("lake2"), &[]), env(&bad_file)).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
-    assert!(
-        common::stderr(&output).contains("AADSTS50027"),
-        "{}",
-        common::stderr(&output)
-    );
+    assert!(common::stderr(&output).contains("AADSTS50027"), "{}", common::stderr(&output));
 
     let missing = dir.path().join("missing-token");
-    let output = run(
-        simulator_args(&simulator, &dir.path().join("lake3"), &[]),
-        env(&missing),
-    )
-    .await;
+    let output = run(simulator_args(&simulator, &dir.path().join("lake3"), &[]), env(&missing)).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
-    assert!(
-        common::stderr(&output).contains("cannot read the federated token file"),
-        "{}",
-        common::stderr(&output)
-    );
+    assert!(common::stderr(&output).contains("cannot read the federated token file"), "{}", common::stderr(&output));
     simulator.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_secret_exits_2_without_echo() {
-    let options = GenerateOptions {
-        users: 1,
-        unlicensed_users: 0,
-        interactions_per_user: 10,
-        ..GenerateOptions::default()
-    };
+    let options =
+        GenerateOptions { users: 1, unlicensed_users: 0, interactions_per_user: 10, ..GenerateOptions::default() };
     let simulator = start(
         Dataset::generate(&options),
-        ServerOptions {
-            client_secret: Some(common::SECRET.into()),
-            ..ServerOptions::default()
-        },
+        ServerOptions { client_secret: Some(common::SECRET.into()), ..ServerOptions::default() },
     )
     .await;
     let lake = tempfile::tempdir().expect("tempdir");
     let flags = ["--tenant-id", "contoso", "--client-id", "app"];
-    let env = vec![(
-        "COPILOT_LAKE_CLIENT_SECRET",
-        "wrong-secret-value".to_owned(),
-    )];
+    let env = vec![("COPILOT_LAKE_CLIENT_SECRET", "wrong-secret-value".to_owned())];
     let output = run(simulator_args(&simulator, lake.path(), &flags), env).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
-    assert!(
-        common::stderr(&output).contains("AADSTS7000215"),
-        "{}",
-        common::stderr(&output)
-    );
+    assert!(common::stderr(&output).contains("AADSTS7000215"), "{}", common::stderr(&output));
     assert_no_leak(&output, &["wrong-secret-value"]);
 
     // The right secret: the issued tokens never reach the output either.
@@ -399,8 +270,7 @@ async fn wrong_secret_exits_2_without_echo() {
     let output = run(simulator_args(&simulator, lake.path(), &flags), env).await;
     common::assert_success(&output);
     // Every token of the simulator starts with the same encoded header.
-    let token_header =
-        URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"none","kid":"copilot-lake-simulator"}"#);
+    let token_header = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"none","kid":"copilot-lake-simulator"}"#);
     assert_no_leak(&output, &[common::SECRET, &token_header]);
     simulator.shutdown().await;
 }
@@ -421,10 +291,7 @@ async fn rotating_graph(token_file: PathBuf, rotate: bool) -> (String, Arc<Atomi
         let page = page.clone();
         async move {
             counter.fetch_add(1, Ordering::SeqCst);
-            let authorization = headers
-                .get("authorization")
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or_default();
+            let authorization = headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or_default();
             if authorization == "Bearer new-token" {
                 return (StatusCode::OK, page);
             }
@@ -435,13 +302,9 @@ async fn rotating_graph(token_file: PathBuf, rotate: bool) -> (String, Arc<Atomi
             (StatusCode::UNAUTHORIZED, body.to_string())
         }
     };
-    let app = Router::new().route(
-        "/v1.0/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions",
-        get(handler),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
+    let app =
+        Router::new().route("/v1.0/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions", get(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/v1.0"), requests)
@@ -456,43 +319,17 @@ async fn rejected_token_is_refreshed_once() {
     let token_arg = token_file.display().to_string();
     let flags = ["--access-token-file", &token_arg, "--user", "u1"];
 
-    let output = run(
-        sync_args(
-            &graph_url,
-            "http://127.0.0.1:9",
-            &dir.path().join("lake"),
-            &flags,
-        ),
-        vec![],
-    )
-    .await;
+    let output = run(sync_args(&graph_url, "http://127.0.0.1:9", &dir.path().join("lake"), &flags), vec![]).await;
     common::assert_success(&output);
-    assert_eq!(
-        requests.load(Ordering::SeqCst),
-        2,
-        "one 401, then one request with the new token"
-    );
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "one 401, then one request with the new token");
     assert_eq!(interaction_rows(&dir.path().join("lake")), 1);
 
     // A token that stays rejected: one refresh, then the run stops with exit 2.
     std::fs::write(&token_file, "old-token").expect("token file");
     let (graph_url, requests) = rotating_graph(token_file.clone(), false).await;
-    let output = run(
-        sync_args(
-            &graph_url,
-            "http://127.0.0.1:9",
-            &dir.path().join("lake2"),
-            &flags,
-        ),
-        vec![],
-    )
-    .await;
+    let output = run(sync_args(&graph_url, "http://127.0.0.1:9", &dir.path().join("lake2"), &flags), vec![]).await;
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
     assert_eq!(requests.load(Ordering::SeqCst), 2, "exactly one refresh");
-    assert!(
-        common::stderr(&output).contains("InvalidAuthenticationToken"),
-        "{}",
-        common::stderr(&output)
-    );
+    assert!(common::stderr(&output).contains("InvalidAuthenticationToken"), "{}", common::stderr(&output));
     assert_no_leak(&output, &["old-token"]);
 }

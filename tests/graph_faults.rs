@@ -18,39 +18,21 @@ use serde_json::Value;
 type Key = (String, String, String);
 
 async fn start(dataset: Dataset, options: ServerOptions) -> RunningSimulator {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback port");
-    server::start(Arc::new(dataset), options, listener)
-        .await
-        .expect("simulator starts")
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
+    server::start(Arc::new(dataset), options, listener).await.expect("simulator starts")
 }
 
 fn faulty(faults: FaultOptions) -> ServerOptions {
-    ServerOptions {
-        client_secret: Some(common::SECRET.into()),
-        faults,
-        ..ServerOptions::default()
-    }
+    ServerOptions { client_secret: Some(common::SECRET.into()), faults, ..ServerOptions::default() }
 }
 
 fn tenant(users: usize, interactions_per_user: usize) -> (Dataset, GenerateOptions) {
-    let options = GenerateOptions {
-        users,
-        unlicensed_users: 0,
-        interactions_per_user,
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions { users, unlicensed_users: 0, interactions_per_user, ..GenerateOptions::default() };
     (Dataset::generate(&options), options)
 }
 
 /// Runs `sync` with the test secret and the window of `options`, plus `extra` flags.
-async fn sync(
-    simulator: &RunningSimulator,
-    lake: &Path,
-    options: &GenerateOptions,
-    extra: &[&str],
-) -> Output {
+async fn sync(simulator: &RunningSimulator, lake: &Path, options: &GenerateOptions, extra: &[&str]) -> Output {
     let mut args: Vec<String> = [
         "sync",
         "--out",
@@ -82,8 +64,7 @@ async fn sync(
 }
 
 fn summary(lake: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(lake.join("summary.json")).expect("summary"))
-        .expect("JSON")
+    serde_json::from_slice(&std::fs::read(lake.join("summary.json")).expect("summary")).expect("JSON")
 }
 
 fn expected_keys(dataset: &Dataset, options: &GenerateOptions, users: &[String]) -> BTreeSet<Key> {
@@ -98,20 +79,12 @@ fn expected_keys(dataset: &Dataset, options: &GenerateOptions, users: &[String])
 }
 
 fn licensed(dataset: &Dataset) -> Vec<String> {
-    dataset
-        .licensed_users()
-        .map(|user| user.id.clone())
-        .collect()
+    dataset.licensed_users().map(|user| user.id.clone()).collect()
 }
 
 /// Asserts that the lake contains exactly the simulator's records of `users` for the window: the
 /// same keys, no key twice, and the child tables' row counts of those records.
-fn assert_lake_matches(
-    lake: &Path,
-    dataset: &Dataset,
-    options: &GenerateOptions,
-    users: &[String],
-) {
+fn assert_lake_matches(lake: &Path, dataset: &Dataset, options: &GenerateOptions, users: &[String]) {
     let rows = common::read_table(lake, "interactions");
     let keys: Vec<Key> = rows
         .iter()
@@ -126,10 +99,7 @@ fn assert_lake_matches(
     assert!(!expected.is_empty(), "the window holds records");
     let missing: Vec<&Key> = expected.difference(&unique).take(3).collect();
     let extra: Vec<&Key> = unique.difference(&expected).take(3).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
 
     let records: Vec<&Value> = users
         .iter()
@@ -137,10 +107,8 @@ fn assert_lake_matches(
         .map(|record| &record.json)
         .collect();
     let expected_counts = common::expected_counts(records);
-    let counts: BTreeMap<String, u64> = expected_counts
-        .keys()
-        .map(|table| (table.clone(), common::read_table(lake, table).len() as u64))
-        .collect();
+    let counts: BTreeMap<String, u64> =
+        expected_counts.keys().map(|table| (table.clone(), common::read_table(lake, table).len() as u64)).collect();
     assert_eq!(counts, expected_counts);
 }
 
@@ -150,13 +118,7 @@ async fn sync_through(faults: FaultOptions, users: usize, rate: &str) -> (Value,
     let (dataset, options) = tenant(users, 320);
     let simulator = start(dataset.clone(), faulty(faults)).await;
     let lake = tempfile::tempdir().expect("tempdir");
-    let output = sync(
-        &simulator,
-        lake.path(),
-        &options,
-        &["--max-requests-per-second", rate],
-    )
-    .await;
+    let output = sync(&simulator, lake.path(), &options, &["--max-requests-per-second", rate]).await;
     common::assert_success(&output);
     assert_lake_matches(lake.path(), &dataset, &options, &licensed(&dataset));
     let summary = summary(lake.path());
@@ -172,10 +134,7 @@ fn retries(summary: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_alone() {
-    let faults = FaultOptions {
-        rate_limit: Some(10.0),
-        ..FaultOptions::default()
-    };
+    let faults = FaultOptions { rate_limit: Some(10.0), ..FaultOptions::default() };
     let (summary, counts) = sync_through(faults, 10, "25").await;
     assert!(counts.throttled > 0, "{counts:?}");
     assert_eq!(summary["throttled"], counts.throttled, "{summary}");
@@ -183,11 +142,7 @@ async fn throttling_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_errors_alone() {
-    let faults = FaultOptions {
-        seed: 3,
-        error_rate: 0.2,
-        ..FaultOptions::default()
-    };
+    let faults = FaultOptions { seed: 3, error_rate: 0.2, ..FaultOptions::default() };
     let (summary, counts) = sync_through(faults, 12, "200").await;
     assert!(counts.errors >= 3, "{counts:?}");
     assert_eq!(retries(&summary), counts.errors, "{summary}");
@@ -195,11 +150,7 @@ async fn server_errors_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_resets_alone() {
-    let faults = FaultOptions {
-        seed: 4,
-        reset_rate: 0.2,
-        ..FaultOptions::default()
-    };
+    let faults = FaultOptions { seed: 4, reset_rate: 0.2, ..FaultOptions::default() };
     let (summary, counts) = sync_through(faults, 12, "200").await;
     assert!(counts.resets >= 3, "{counts:?}");
     assert_eq!(retries(&summary), counts.resets, "{summary}");
@@ -207,11 +158,7 @@ async fn connection_resets_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn truncated_bodies_alone() {
-    let faults = FaultOptions {
-        seed: 5,
-        truncate_rate: 0.25,
-        ..FaultOptions::default()
-    };
+    let faults = FaultOptions { seed: 5, truncate_rate: 0.25, ..FaultOptions::default() };
     let (summary, counts) = sync_through(faults, 12, "200").await;
     assert!(counts.truncated >= 3, "{counts:?}");
     assert_eq!(retries(&summary), counts.truncated, "{summary}");
@@ -219,10 +166,7 @@ async fn truncated_bodies_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn latency_alone() {
-    let faults = FaultOptions {
-        latency: Duration::from_millis(150),
-        ..FaultOptions::default()
-    };
+    let faults = FaultOptions { latency: Duration::from_millis(150), ..FaultOptions::default() };
     let (summary, counts) = sync_through(faults, 6, "200").await;
     assert_eq!(retries(&summary), 0, "{summary}");
     assert!(counts.requests > 6, "{counts:?}");
@@ -230,17 +174,10 @@ async fn latency_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn page_shift_alone() {
-    let faults = FaultOptions {
-        seed: 6,
-        page_shift_rate: 0.5,
-        ..FaultOptions::default()
-    };
+    let faults = FaultOptions { seed: 6, page_shift_rate: 0.5, ..FaultOptions::default() };
     let (summary, counts) = sync_through(faults, 8, "200").await;
     assert!(counts.shifted_pages > 0, "{counts:?}");
-    assert_eq!(
-        summary["duplicate_records"], counts.shifted_pages,
-        "each shift repeats one record: {summary}"
-    );
+    assert_eq!(summary["duplicate_records"], counts.shifted_pages, "each shift repeats one record: {summary}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -249,10 +186,7 @@ async fn short_lived_tokens_are_renewed() {
     let server = ServerOptions {
         client_secret: Some(common::SECRET.into()),
         token_ttl: Duration::from_secs(2),
-        faults: FaultOptions {
-            latency: Duration::from_millis(250),
-            ..FaultOptions::default()
-        },
+        faults: FaultOptions { latency: Duration::from_millis(250), ..FaultOptions::default() },
         ..ServerOptions::default()
     };
     let simulator = start(dataset.clone(), server).await;
@@ -263,15 +197,8 @@ async fn short_lived_tokens_are_renewed() {
     common::assert_success(&output);
     assert_lake_matches(lake.path(), &dataset, &options, &licensed(&dataset));
     let summary = summary(lake.path());
-    assert!(
-        summary["duration_seconds"].as_f64().expect("duration") > 4.0,
-        "{summary}"
-    );
-    assert_eq!(
-        retries(&summary),
-        0,
-        "renewed ahead of expiry, never rejected: {summary}"
-    );
+    assert!(summary["duration_seconds"].as_f64().expect("duration") > 4.0, "{summary}");
+    assert_eq!(retries(&summary), 0, "renewed ahead of expiry, never rejected: {summary}");
     simulator.shutdown().await;
 }
 
@@ -290,10 +217,7 @@ async fn all_faults_together() {
         page_shift_rate: 0.05,
         failing_users: Vec::new(),
     };
-    let server = ServerOptions {
-        token_ttl: Duration::from_secs(3),
-        ..faulty(faults)
-    };
+    let server = ServerOptions { token_ttl: Duration::from_secs(3), ..faulty(faults) };
     let simulator = start(dataset.clone(), server).await;
     let lake = tempfile::tempdir().expect("tempdir");
     let output = sync(&simulator, lake.path(), &options, &[]).await;
@@ -301,10 +225,7 @@ async fn all_faults_together() {
     assert_lake_matches(lake.path(), &dataset, &options, &licensed(&dataset));
 
     let counts = simulator.fault_counts();
-    assert!(
-        counts.errors > 0 && counts.resets > 0 && counts.truncated > 0,
-        "{counts:?}"
-    );
+    assert!(counts.errors > 0 && counts.resets > 0 && counts.truncated > 0, "{counts:?}");
     assert!(counts.shifted_pages > 0, "{counts:?}");
     let summary = summary(lake.path());
     assert_eq!(summary["users"]["ok"], 40, "{summary}");
@@ -313,20 +234,13 @@ async fn all_faults_together() {
 }
 
 fn cursors(lake: &Path) -> BTreeMap<String, String> {
-    let state: Value = serde_json::from_slice(
-        &std::fs::read(lake.join("_copilot_lake/state.json")).expect("state"),
-    )
-    .expect("JSON");
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_copilot_lake/state.json")).expect("state")).expect("JSON");
     state["users"]
         .as_object()
         .expect("users")
         .iter()
-        .map(|(user, cursor)| {
-            (
-                user.clone(),
-                cursor["cursor"].as_str().expect("cursor").to_owned(),
-            )
-        })
+        .map(|(user, cursor)| (user.clone(), cursor["cursor"].as_str().expect("cursor").to_owned()))
         .collect()
 }
 
@@ -339,17 +253,8 @@ async fn user_past_retry_budget_keeps_nothing() {
 
     // October first, from a simulator without faults.
     let healthy = start(dataset.clone(), faulty(FaultOptions::default())).await;
-    let october = GenerateOptions {
-        end: options.start + chrono::Duration::days(31),
-        ..options.clone()
-    };
-    let first = sync(
-        &healthy,
-        lake.path(),
-        &october,
-        &["--user", &failing, "--max-requests-per-second", "200"],
-    )
-    .await;
+    let october = GenerateOptions { end: options.start + chrono::Duration::days(31), ..options.clone() };
+    let first = sync(&healthy, lake.path(), &october, &["--user", &failing, "--max-requests-per-second", "200"]).await;
     common::assert_success(&first);
     healthy.shutdown().await;
     let before = cursors(lake.path());
@@ -357,10 +262,7 @@ async fn user_past_retry_budget_keeps_nothing() {
     assert!(failing_rows > 0, "the first window landed rows");
 
     // Then both months from a simulator where the user's second page always fails.
-    let faults = FaultOptions {
-        failing_users: vec![failing.clone()],
-        ..FaultOptions::default()
-    };
+    let faults = FaultOptions { failing_users: vec![failing.clone()], ..FaultOptions::default() };
     let simulator = start(dataset.clone(), faulty(faults)).await;
 
     let mut flags = vec!["--max-requests-per-second", "200", "--max-retries", "2"];
@@ -375,36 +277,20 @@ async fn user_past_retry_budget_keeps_nothing() {
     assert_eq!(summary["users"]["ok"], 4, "{summary}");
     assert_eq!(summary["failed_users"][0]["user_id"], failing.as_str());
     let error = summary["failed_users"][0]["error"].as_str().expect("error");
-    assert!(
-        error.contains("after 3 attempt(s)") && error.contains("503"),
-        "{error}"
-    );
+    assert!(error.contains("after 3 attempt(s)") && error.contains("503"), "{error}");
 
     let after = cursors(lake.path());
-    assert_eq!(
-        after.get(&failing),
-        before.get(&failing),
-        "the failed user's cursor moved"
-    );
-    let others: Vec<String> = users
-        .iter()
-        .filter(|user| **user != failing)
-        .cloned()
-        .collect();
+    assert_eq!(after.get(&failing), before.get(&failing), "the failed user's cursor moved");
+    let others: Vec<String> = users.iter().filter(|user| **user != failing).cloned().collect();
     for user in &others {
-        let cursor = after
-            .get(user)
-            .map(|text| chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339"));
+        let cursor = after.get(user).map(|text| chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339"));
         assert_eq!(cursor, Some(options.end.fixed_offset()), "{user}");
     }
     let failing_now = common::read_table(lake.path(), "interactions")
         .iter()
         .filter(|row| row["user_id"].as_str() == Some(failing.as_str()))
         .count();
-    assert_eq!(
-        failing_now, failing_rows,
-        "the failed user's second window kept rows"
-    );
+    assert_eq!(failing_now, failing_rows, "the failed user's second window kept rows");
     let landed: BTreeSet<Key> = common::read_table(lake.path(), "interactions")
         .iter()
         .filter(|row| row["user_id"].as_str() != Some(failing.as_str()))
@@ -422,13 +308,7 @@ async fn user_past_retry_budget_keeps_nothing() {
 fn simulate_cli(flags: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_copilot-lake"))
-        .args([
-            "--log-format",
-            "json",
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["--log-format", "json", "simulate", "--listen", "127.0.0.1:0"])
         .args(flags)
         .env("COPILOT_LAKE_CLIENT_SECRET", common::SECRET)
         .env("COPILOT_LAKE_LOG", "info")
@@ -439,10 +319,7 @@ fn simulate_cli(flags: &[&str]) -> (std::process::Child, String) {
     let (sender, receiver) = std::sync::mpsc::channel();
     // The thread reads the log to its end, so the simulator never blocks on a full pipe.
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
             let Ok(event) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -451,9 +328,7 @@ fn simulate_cli(flags: &[&str]) -> (std::process::Child, String) {
             }
         }
     });
-    let addr = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the simulator listens");
+    let addr = receiver.recv_timeout(Duration::from_secs(60)).expect("the simulator listens");
     (child, format!("http://{addr}"))
 }
 
@@ -461,12 +336,8 @@ fn simulate_cli(flags: &[&str]) -> (std::process::Child, String) {
 /// 30 --error-rate 0.05 --reset-rate 0.02 --truncate-rate 0.02 --latency-ms 100` and the given
 /// token lifetime, for `users` users; the lake must equal the simulator's data.
 async fn acceptance(users: usize, token_ttl: &str) {
-    let options = GenerateOptions {
-        users,
-        unlicensed_users: 0,
-        interactions_per_user: 300,
-        ..GenerateOptions::default()
-    };
+    let options =
+        GenerateOptions { users, unlicensed_users: 0, interactions_per_user: 300, ..GenerateOptions::default() };
     let users_flag = users.to_string();
     let (mut child, base_url) = simulate_cli(&[
         "--users",

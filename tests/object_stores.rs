@@ -22,13 +22,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-const TABLES: [&str; 5] = [
-    "interactions",
-    "contexts",
-    "attachments",
-    "links",
-    "mentions",
-];
+const TABLES: [&str; 5] = ["interactions", "contexts", "attachments", "links", "mentions"];
 
 /// One of the object stores under test.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,14 +78,8 @@ fn shared_store(kind: Kind) -> Option<String> {
 
 /// Returns a lake URL below `base` that no other test or earlier run uses.
 fn unique_lake(base: &str, name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{}/{name}-{}-{nanos}",
-        base.trim_end_matches('/'),
-        std::process::id()
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{}/{name}-{}-{nanos}", base.trim_end_matches('/'), std::process::id())
 }
 
 fn repository() -> &'static Path {
@@ -109,11 +97,7 @@ struct PrivateServer {
 impl PrivateServer {
     fn start(kind: Kind) -> PrivateServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut server = PrivateServer {
-            kind,
-            dir,
-            env: BTreeMap::new(),
-        };
+        let mut server = PrivateServer { kind, dir, env: BTreeMap::new() };
         server.run_start_script();
         server.env = read_env_file(&server.dir.path().join("env"));
         server
@@ -127,29 +111,17 @@ impl PrivateServer {
             .stdin(Stdio::null())
             .output()
             .expect("bash runs");
-        assert!(
-            output.status.success(),
-            "{} failed:\n{}",
-            self.kind.start_script(),
-            common::stderr(&output)
-        );
+        assert!(output.status.success(), "{} failed:\n{}", self.kind.start_script(), common::stderr(&output));
     }
 
     fn kill(&self) {
-        let pid =
-            std::fs::read_to_string(self.dir.path().join(self.kind.pid_file())).expect("pid file");
-        let status = Command::new("kill")
-            .args(["-KILL", pid.trim()])
-            .status()
-            .expect("kill runs");
+        let pid = std::fs::read_to_string(self.dir.path().join(self.kind.pid_file())).expect("pid file");
+        let status = Command::new("kill").args(["-KILL", pid.trim()]).status().expect("kill runs");
         assert!(status.success(), "kill -KILL {pid} failed");
     }
 
     fn var(&self, name: &str) -> &str {
-        self.env
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("{name} missing from the env file"))
+        self.env.get(name).map(String::as_str).unwrap_or_else(|| panic!("{name} missing from the env file"))
     }
 
     fn base_url(&self) -> &str {
@@ -170,11 +142,7 @@ impl PrivateServer {
             // Outside emulator mode, an endpoint with the account as its path reaches Azurite.
             Kind::Azure => vec![
                 "use_emulator=false".into(),
-                format!(
-                    "endpoint={}/{}",
-                    self.var("AZURITE_BLOB_STORAGE_URL"),
-                    self.var("AZURE_STORAGE_ACCOUNT_NAME")
-                ),
+                format!("endpoint={}/{}", self.var("AZURITE_BLOB_STORAGE_URL"), self.var("AZURE_STORAGE_ACCOUNT_NAME")),
                 "allow_http=true".into(),
                 format!("account_name={}", self.var("AZURE_STORAGE_ACCOUNT_NAME")),
                 format!("access_key={}", self.var("AZURE_STORAGE_ACCOUNT_KEY")),
@@ -185,10 +153,7 @@ impl PrivateServer {
     /// Returns the environment of a child process: the env file, and the options for copilot-lake.
     fn child_env(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self.env.clone().into_iter().collect();
-        env.push((
-            "COPILOT_LAKE_STORE_OPTION".into(),
-            self.store_options().join(","),
-        ));
+        env.push(("COPILOT_LAKE_STORE_OPTION".into(), self.store_options().join(",")));
         env
     }
 }
@@ -205,37 +170,18 @@ impl Drop for PrivateServer {
 
 /// Reads the `export NAME=VALUE` lines the start scripts write.
 fn read_env_file(path: &Path) -> BTreeMap<String, String> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     text.lines()
         .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect()
 }
 
-fn sync_command(
-    simulator: &RunningSimulator,
-    lake: &str,
-    env: &[(String, String)],
-    extra: &[&str],
-) -> Command {
+fn sync_command(simulator: &RunningSimulator, lake: &str, env: &[(String, String)], extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_copilot-lake"));
     command
-        .args([
-            "sync",
-            "--out",
-            lake,
-            "--tenant-id",
-            "contoso",
-            "--client-id",
-            "test-client",
-        ])
-        .args([
-            "--graph-url",
-            &simulator.graph_url(),
-            "--authority-url",
-            &simulator.base_url(),
-        ])
+        .args(["sync", "--out", lake, "--tenant-id", "contoso", "--client-id", "test-client"])
+        .args(["--graph-url", &simulator.graph_url(), "--authority-url", &simulator.base_url()])
         .args(extra)
         .env("COPILOT_LAKE_CLIENT_SECRET", common::SECRET)
         .env("COPILOT_LAKE_LOG", "warn")
@@ -245,16 +191,9 @@ fn sync_command(
 }
 
 /// Runs `sync` to the end, off the async threads.
-async fn sync(
-    simulator: &RunningSimulator,
-    lake: &str,
-    env: &[(String, String)],
-    extra: &[&str],
-) -> Output {
+async fn sync(simulator: &RunningSimulator, lake: &str, env: &[(String, String)], extra: &[&str]) -> Output {
     let mut command = sync_command(simulator, lake, env, extra);
-    tokio::task::spawn_blocking(move || command.output().expect("copilot-lake runs"))
-        .await
-        .expect("sync task")
+    tokio::task::spawn_blocking(move || command.output().expect("copilot-lake runs")).await.expect("sync task")
 }
 
 /// Reads a lake with pyarrow through tests/python/read_lake.py: per table, the files, rows,
@@ -267,11 +206,7 @@ fn read_with_pyarrow(python: &Path, lake: &str, env: &[(String, String)]) -> Val
         .envs(env.iter().map(|(name, value)| (name, value)))
         .output()
         .expect("python runs");
-    assert!(
-        output.status.success(),
-        "read_lake.py {lake} failed:\n{}",
-        common::stderr(&output)
-    );
+    assert!(output.status.success(), "read_lake.py {lake} failed:\n{}", common::stderr(&output));
     serde_json::from_slice(&output.stdout).expect("read_lake.py prints JSON")
 }
 
@@ -285,41 +220,18 @@ fn expected_rows(dataset: &Dataset, options: &GenerateOptions) -> BTreeMap<Strin
 }
 
 fn window_args(options: &GenerateOptions) -> [String; 4] {
-    [
-        "--since".into(),
-        options.start.to_rfc3339(),
-        "--until".into(),
-        options.end.to_rfc3339(),
-    ]
+    ["--since".into(), options.start.to_rfc3339(), "--until".into(), options.end.to_rfc3339()]
 }
 
 /// Asserts that `lake` contains exactly the expected rows, and the same rows as `reference`.
-fn assert_lake_matches(
-    lake: &Value,
-    reference: &Value,
-    expected: &BTreeMap<String, u64>,
-    context: &str,
-) {
+fn assert_lake_matches(lake: &Value, reference: &Value, expected: &BTreeMap<String, u64>, context: &str) {
     for table in TABLES {
-        assert_eq!(
-            lake[table]["rows"], expected[table],
-            "{context}: {table}: rows in the object-store lake"
-        );
+        assert_eq!(lake[table]["rows"], expected[table], "{context}: {table}: rows in the object-store lake");
         let digest = &lake[table]["digest"];
-        assert_eq!(
-            digest, &reference[table]["digest"],
-            "{context}: {table}: rows differ from the local lake"
-        );
-        assert_eq!(
-            lake[table]["other_files"],
-            serde_json::json!([]),
-            "{context}: {table}: stray objects"
-        );
+        assert_eq!(digest, &reference[table]["digest"], "{context}: {table}: rows differ from the local lake");
+        assert_eq!(lake[table]["other_files"], serde_json::json!([]), "{context}: {table}: stray objects");
     }
-    assert!(
-        lake["interactions"]["files"].as_u64() > Some(0),
-        "{context}: {lake}"
-    );
+    assert!(lake["interactions"]["files"].as_u64() > Some(0), "{context}: {lake}");
 }
 
 async fn lake_equals_local_lake(kind: Kind) {
@@ -329,11 +241,7 @@ async fn lake_equals_local_lake(kind: Kind) {
     let Some(python) = common::python_with_duckdb() else {
         return;
     };
-    let options = GenerateOptions {
-        users: 6,
-        interactions_per_user: 150,
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions { users: 6, interactions_per_user: 150, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let expected = expected_rows(&dataset, &options);
     let simulator = common::start_simulator(dataset).await;
@@ -365,12 +273,7 @@ async fn azure_lake_equals_local_lake() {
 /// The first object below `prefix`, if any.
 async fn first_object(store: &dyn ObjectStore, prefix: &ObjectPath) -> Option<ObjectPath> {
     let mut listing = store.list(Some(prefix));
-    listing
-        .try_next()
-        .await
-        .ok()
-        .flatten()
-        .map(|meta| meta.location)
+    listing.try_next().await.ok().flatten().map(|meta| meta.location)
 }
 
 /// Kills the store while a slow run stages files, checks the failure and what readers see, then
@@ -391,10 +294,7 @@ async fn outage_fails_run_then_rerun_lands(kind: Kind) {
 
     // About 2,400 records over 10 days, read at 4 requests a second, with small files so
     // staging starts while users are still being read.
-    let start = Utc
-        .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
-        .single()
-        .expect("date");
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().expect("date");
     let options = GenerateOptions {
         users: 8,
         interactions_per_user: 300,
@@ -437,52 +337,27 @@ async fn outage_fails_run_then_rerun_lands(kind: Kind) {
         if let Some(status) = child.try_wait().expect("child status") {
             panic!("the run ended ({status}) before staging a file; make it slower");
         }
-        assert!(
-            began.elapsed() < Duration::from_secs(120),
-            "no staged file after 2 minutes"
-        );
+        assert!(began.elapsed() < Duration::from_secs(120), "no staged file after 2 minutes");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     server.kill();
     let staged_after = began.elapsed();
 
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
-        .await
-        .expect("wait task");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait")).await.expect("wait task");
     let stderr = common::stderr(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "the run fails when the store stops:\n{stderr}"
-    );
+    assert_eq!(output.status.code(), Some(1), "the run fails when the store stops:\n{stderr}");
+    assert!(stderr.contains(&lake), "the error names the lake:\n{stderr}");
     assert!(
-        stderr.contains(&lake),
-        "the error names the lake:\n{stderr}"
-    );
-    assert!(
-        ["PUT", "GET", "LIST", "DELETE", "RENAME", "COPY"]
-            .iter()
-            .any(|operation| stderr.contains(operation)),
+        ["PUT", "GET", "LIST", "DELETE", "RENAME", "COPY"].iter().any(|operation| stderr.contains(operation)),
         "the error names the operation:\n{stderr}"
     );
     eprintln!("{kind:?}: first staged object {staged} after {staged_after:?}; failure:\n{stderr}");
 
     server.run_start_script();
-    let after_outage = read_with_pyarrow(
-        &python,
-        &lake,
-        &server.env.clone().into_iter().collect::<Vec<_>>(),
-    );
+    let after_outage = read_with_pyarrow(&python, &lake, &server.env.clone().into_iter().collect::<Vec<_>>());
     for table in TABLES {
-        assert_eq!(
-            after_outage[table]["files"], 0,
-            "{table}: files visible after the failed run: {after_outage}"
-        );
-        assert_eq!(
-            after_outage[table]["other_files"],
-            serde_json::json!([]),
-            "{table}: {after_outage}"
-        );
+        assert_eq!(after_outage[table]["files"], 0, "{table}: files visible after the failed run: {after_outage}");
+        assert_eq!(after_outage[table]["other_files"], serde_json::json!([]), "{table}: {after_outage}");
     }
 
     let mut rerun: Vec<&str> = window.iter().map(String::as_str).collect();
@@ -492,24 +367,13 @@ async fn outage_fails_run_then_rerun_lands(kind: Kind) {
     let local = tempfile::tempdir().expect("tempdir");
     let local_lake = local.path().display().to_string();
     common::assert_success(
-        &sync(
-            &simulator,
-            &local_lake,
-            &[],
-            &window.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-        .await,
+        &sync(&simulator, &local_lake, &[], &window.iter().map(String::as_str).collect::<Vec<_>>()).await,
     );
 
     let env_file: Vec<(String, String)> = server.env.clone().into_iter().collect();
     let landed = read_with_pyarrow(&python, &lake, &env_file);
     let reference = read_with_pyarrow(&python, &local_lake, &[]);
-    assert_lake_matches(
-        &landed,
-        &reference,
-        &expected,
-        &format!("{kind:?} rerun after the outage"),
-    );
+    assert_lake_matches(&landed, &reference, &expected, &format!("{kind:?} rerun after the outage"));
     simulator.shutdown().await;
 }
 
@@ -525,8 +389,7 @@ async fn azure_outage_fails_run_then_rerun_lands() {
 
 fn open_shared(kind: Kind, name: &str) -> Option<(std::sync::Arc<dyn ObjectStore>, ObjectPath)> {
     let base = shared_store(kind)?;
-    let lake = store::open(&unique_lake(&base, name), &StoreOptions::default())
-        .expect("open the shared store");
+    let lake = store::open(&unique_lake(&base, name), &StoreOptions::default()).expect("open the shared store");
     Some((lake.store, lake.root.prefix().clone()))
 }
 
@@ -535,47 +398,22 @@ async fn large_file_round_trips(kind: Kind) {
         return;
     };
     let size = 2 * PART_SIZE + 12_345;
-    let data: Bytes = (0..size)
-        .map(|i| (i % 253) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    let data: Bytes = (0..size).map(|i| (i % 253) as u8).collect::<Vec<u8>>().into();
     let large = prefix.clone().join("large.bin");
-    store::put_file(store.as_ref(), &large, data.clone())
-        .await
-        .expect("multipart put_file");
+    store::put_file(store.as_ref(), &large, data.clone()).await.expect("multipart put_file");
     let small = prefix.clone().join("small.bin");
-    store::put_file(store.as_ref(), &small, data.slice(..1000))
-        .await
-        .expect("small put_file");
+    store::put_file(store.as_ref(), &small, data.slice(..1000)).await.expect("small put_file");
 
-    let stored = store
-        .get(&large)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let stored = store.get(&large).await.expect("get").bytes().await.expect("bytes");
     assert_eq!(stored.len(), size);
     assert!(stored == data, "the content of the multipart file differs");
-    let stored = store
-        .get(&small)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
-    assert!(
-        stored == data.slice(..1000),
-        "the content of the small file differs"
-    );
+    let stored = store.get(&small).await.expect("get").bytes().await.expect("bytes");
+    assert!(stored == data.slice(..1000), "the content of the small file differs");
 
     if kind == Kind::S3 {
         // S3 gives a multipart object the ETag "<md5 of the part md5s>-<parts>".
         let etag = store.head(&large).await.expect("head").e_tag.expect("etag");
-        assert!(
-            etag.trim_matches('"').ends_with("-3"),
-            "three parts expected, ETag {etag}"
-        );
+        assert!(etag.trim_matches('"').ends_with("-3"), "three parts expected, ETag {etag}");
         let etag = store.head(&small).await.expect("head").e_tag.expect("etag");
         assert!(!etag.contains('-'), "one PUT expected, ETag {etag}");
     }
@@ -592,10 +430,7 @@ async fn azure_large_file_round_trips() {
 }
 
 fn put_mode(mode: PutMode) -> PutOptions {
-    PutOptions {
-        mode,
-        ..PutOptions::default()
-    }
+    PutOptions { mode, ..PutOptions::default() }
 }
 
 /// How a store answered a conditional write, in words for the assertion message.
@@ -617,40 +452,15 @@ async fn conditional_write_outcomes(kind: Kind) -> Option<[&'static str; 4]> {
     // Different content each time, because an S3 ETag is the MD5 of the content.
     let payload = |version: u8| PutPayload::from(format!("{{\"version\": {version}}}"));
 
-    let created = store
-        .put_opts(&path, payload(1), put_mode(PutMode::Create))
-        .await;
-    let created_again = store
-        .put_opts(&path, payload(2), put_mode(PutMode::Create))
-        .await;
+    let created = store.put_opts(&path, payload(1), put_mode(PutMode::Create)).await;
+    let created_again = store.put_opts(&path, payload(2), put_mode(PutMode::Create)).await;
     let head = store.head(&path).await.expect("head");
-    let current = UpdateVersion {
-        e_tag: head.e_tag,
-        version: head.version,
-    };
-    let updated = store
-        .put_opts(
-            &path,
-            payload(3),
-            put_mode(PutMode::Update(current.clone())),
-        )
-        .await;
-    let stale = store
-        .put_opts(&path, payload(4), put_mode(PutMode::Update(current)))
-        .await;
-    let outcomes = [
-        outcome(&created),
-        outcome(&created_again),
-        outcome(&updated),
-        outcome(&stale),
-    ];
-    eprintln!(
-        "{kind:?} conditional writes (create, create again, update current, update stale): {outcomes:?}"
-    );
-    for result in [created_again, stale]
-        .iter()
-        .filter(|result| matches!(outcome(result), "other error"))
-    {
+    let current = UpdateVersion { e_tag: head.e_tag, version: head.version };
+    let updated = store.put_opts(&path, payload(3), put_mode(PutMode::Update(current.clone()))).await;
+    let stale = store.put_opts(&path, payload(4), put_mode(PutMode::Update(current))).await;
+    let outcomes = [outcome(&created), outcome(&created_again), outcome(&updated), outcome(&stale)];
+    eprintln!("{kind:?} conditional writes (create, create again, update current, update stale): {outcomes:?}");
+    for result in [created_again, stale].iter().filter(|result| matches!(outcome(result), "other error")) {
         eprintln!("{kind:?}: {result:?}");
     }
     Some(outcomes)
@@ -673,24 +483,11 @@ async fn azure_conditional_writes() {
     let Some(outcomes) = conditional_write_outcomes(Kind::Azure).await else {
         return;
     };
-    assert_eq!(
-        outcomes,
-        [
-            "written",
-            "already exists",
-            "written",
-            "precondition failed"
-        ]
-    );
+    assert_eq!(outcomes, ["written", "already exists", "written", "precondition failed"]);
 }
 
 /// The crash points of the commit protocol, named as `COPILOT_LAKE_FAILPOINT` takes them.
-const FAILPOINTS: [&str; 4] = [
-    "commit-written",
-    "first-file-published",
-    "files-published",
-    "state-saved",
-];
+const FAILPOINTS: [&str; 4] = ["commit-written", "first-file-published", "files-published", "state-saved"];
 
 /// Runs killed at each commit step and at random instants, each rerun on S3, leave the same
 /// rows as a local lake: on S3 a rename is a copy and a delete, so the roll-forward meets
@@ -703,11 +500,7 @@ async fn s3_killed_runs_rerun_to_exact_lake() {
     let Some(python) = common::python_with_duckdb() else {
         return;
     };
-    let options = GenerateOptions {
-        users: 5,
-        interactions_per_user: 160,
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions { users: 5, interactions_per_user: 160, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let expected = expected_rows(&dataset, &options);
     let simulator = common::start_simulator(dataset).await;
@@ -729,10 +522,7 @@ async fn s3_killed_runs_rerun_to_exact_lake() {
         command.stdout(Stdio::null()).stderr(Stdio::null());
         tokio::task::spawn_blocking(move || match failpoint {
             Some(point) => {
-                let status = command
-                    .env("COPILOT_LAKE_FAILPOINT", point)
-                    .status()
-                    .expect("sync runs");
+                let status = command.env("COPILOT_LAKE_FAILPOINT", point).status().expect("sync runs");
                 assert!(!status.success(), "the failpoint {point} was never reached");
             }
             None => {

@@ -14,9 +14,23 @@ use serde_json::Value;
 
 fn args(simulator: &RunningSimulator, lake: &Path, rate: &str, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
-        "sync", "--out", &lake.display().to_string(), "--tenant-id", "contoso", "--client-id", "test",
-        "--graph-url", &simulator.graph_url(), "--authority-url", &simulator.base_url(),
-        "--since", "2026-10-01", "--until", "2026-12-01", "--max-requests-per-second", rate,
+        "sync",
+        "--out",
+        &lake.display().to_string(),
+        "--tenant-id",
+        "contoso",
+        "--client-id",
+        "test",
+        "--graph-url",
+        &simulator.graph_url(),
+        "--authority-url",
+        &simulator.base_url(),
+        "--since",
+        "2026-10-01",
+        "--until",
+        "2026-12-01",
+        "--max-requests-per-second",
+        rate,
     ]
     .map(String::from)
     .to_vec();
@@ -39,7 +53,8 @@ fn keys_by_user(lake: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for row in common::read_table(lake, "interactions") {
         let user = row["user_id"].as_str().expect("user").to_owned();
-        let key = format!("{}|{}", row["session_id"].as_str().expect("session"), row["interaction_id"].as_str().expect("id"));
+        let key =
+            format!("{}|{}", row["session_id"].as_str().expect("session"), row["interaction_id"].as_str().expect("id"));
         keys.entry(user).or_default().insert(key);
     }
     keys
@@ -52,7 +67,13 @@ fn expected_by_user(dataset: &Dataset, options: &GenerateOptions) -> BTreeMap<St
             let keys = dataset
                 .records_in_window(&user.id, options.start, options.end)
                 .into_iter()
-                .map(|record| format!("{}|{}", record.json["sessionId"].as_str().expect("s"), record.json["id"].as_str().expect("id")))
+                .map(|record| {
+                    format!(
+                        "{}|{}",
+                        record.json["sessionId"].as_str().expect("s"),
+                        record.json["id"].as_str().expect("id")
+                    )
+                })
                 .collect();
             (user.id.clone(), keys)
         })
@@ -61,7 +82,8 @@ fn expected_by_user(dataset: &Dataset, options: &GenerateOptions) -> BTreeMap<St
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_and_summary_match_lake() {
-    let options = GenerateOptions { users: 6, unlicensed_users: 0, interactions_per_user: 80, ..GenerateOptions::default() };
+    let options =
+        GenerateOptions { users: 6, unlicensed_users: 0, interactions_per_user: 80, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let simulator = common::start_simulator(dataset).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -102,7 +124,12 @@ async fn json_logs_and_summary_match_lake() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_writes_nothing() {
-    let dataset = Dataset::generate(&GenerateOptions { users: 3, unlicensed_users: 0, interactions_per_user: 10, ..GenerateOptions::default() });
+    let dataset = Dataset::generate(&GenerateOptions {
+        users: 3,
+        unlicensed_users: 0,
+        interactions_per_user: 10,
+        ..GenerateOptions::default()
+    });
     let users: Vec<String> = dataset.licensed_users().map(|user| user.id.clone()).collect();
     let simulator = common::start_simulator(dataset).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -122,7 +149,8 @@ async fn dry_run_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_cleanly_and_next_run_completes() {
-    let options = GenerateOptions { users: 12, unlicensed_users: 0, interactions_per_user: 150, ..GenerateOptions::default() };
+    let options =
+        GenerateOptions { users: 12, unlicensed_users: 0, interactions_per_user: 150, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let expected = expected_by_user(&dataset, &options);
     let simulator = common::start_simulator(dataset).await;
@@ -132,7 +160,7 @@ async fn sigterm_stops_cleanly_and_next_run_completes() {
     let summary_arg = summary_path.display().to_string();
 
     let slow = args(&simulator, &lake, "6", &["--concurrency", "2", "--summary", &summary_arg]);
-    let mut child = binary(&slow).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("sync starts");
+    let child = binary(&slow).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("sync starts");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
     assert!(kill.success());

@@ -42,17 +42,9 @@ fn trino_ddl_parses_as_trino_sql() {
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_trino_ddl.py");
     let ddl = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/trino.sql");
-    let output = std::process::Command::new(python)
-        .arg(script)
-        .arg(ddl)
-        .output()
-        .expect("python runs");
+    let output = std::process::Command::new(python).arg(script).arg(ddl).output().expect("python runs");
     let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{report}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
 
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/tables.json"))
@@ -61,21 +53,11 @@ fn trino_ddl_parses_as_trino_sql() {
     .expect("JSON");
     for table in schema["tables"].as_array().expect("tables") {
         let name = table["name"].as_str().expect("name");
-        let mut columns: Vec<&str> = table["columns"]
-            .as_array()
-            .expect("columns")
-            .iter()
-            .map(|c| c["name"].as_str().expect("column"))
-            .collect();
+        let mut columns: Vec<&str> =
+            table["columns"].as_array().expect("columns").iter().map(|c| c["name"].as_str().expect("column")).collect();
         columns.push("date");
-        let line = format!(
-            "{name}: {} partitioned by date at s3://my-bucket/copilot-lake/{name}",
-            columns.join(",")
-        );
-        assert!(
-            report.lines().any(|l| l == line),
-            "expected `{line}` in:\n{report}"
-        );
+        let line = format!("{name}: {} partitioned by date at s3://my-bucket/copilot-lake/{name}", columns.join(","));
+        assert!(report.lines().any(|l| l == line), "expected `{line}` in:\n{report}");
     }
 }
 
@@ -83,10 +65,11 @@ fn json_type(field: &arrow::datatypes::Field) -> &'static str {
     match field.data_type() {
         arrow::datatypes::DataType::Utf8 => "string",
         arrow::datatypes::DataType::Int32 => "int32",
-        arrow::datatypes::DataType::Timestamp(
-            arrow::datatypes::TimeUnit::Microsecond,
-            Some(tz),
-        ) if tz.as_ref() == "UTC" => "timestamp[us, UTC]",
+        arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some(tz))
+            if tz.as_ref() == "UTC" =>
+        {
+            "timestamp[us, UTC]"
+        }
         other => panic!("{} has an unexpected type {other}", field.name()),
     }
 }
@@ -95,24 +78,18 @@ fn json_type(field: &arrow::datatypes::Field) -> &'static str {
 fn written_parquet_matches_schema_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = dir.path().join("lake");
-    common::assert_success(&common::copilot_lake(&[
-        "demo",
-        "--out",
-        &lake.display().to_string(),
-    ]));
+    common::assert_success(&common::copilot_lake(&["demo", "--out", &lake.display().to_string()]));
 
     let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/tables.json");
     let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("tables.json"))
-            .expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("tables.json")).expect("JSON");
     for table in schema["tables"].as_array().expect("tables") {
         let name = table["name"].as_str().expect("name");
         let files = common::data_files(&lake, name);
         assert!(!files.is_empty(), "the demo wrote no {name} files");
 
-        let reader =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&files[0]).expect("open"))
-                .expect("parquet footer");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&files[0]).expect("open"))
+            .expect("parquet footer");
         let written: Vec<(String, &'static str, bool)> = reader
             .schema()
             .fields()
@@ -125,11 +102,7 @@ fn written_parquet_matches_schema_json() {
             .iter()
             .map(|c| {
                 let name = c["name"].as_str().expect("column name").to_owned();
-                (
-                    name,
-                    c["type"].as_str().expect("type"),
-                    c["nullable"].as_bool().expect("nullable"),
-                )
+                (name, c["type"].as_str().expect("type"), c["nullable"].as_bool().expect("nullable"))
             })
             .collect();
         let written: Vec<(String, &str, bool)> = written.into_iter().collect();
@@ -138,10 +111,7 @@ fn written_parquet_matches_schema_json() {
         // Readers without the embedded Arrow schema (Spark, Trino) rely on the Parquet types.
         for column in reader.parquet_schema().columns() {
             if column.name() == "created_date_time" {
-                assert_eq!(
-                    column.logical_type_ref(),
-                    Some(&LogicalType::timestamp(true, TimeUnit::MICROS))
-                );
+                assert_eq!(column.logical_type_ref(), Some(&LogicalType::timestamp(true, TimeUnit::MICROS)));
             }
         }
     }

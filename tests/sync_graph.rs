@@ -35,7 +35,8 @@ fn record(id: &str, created: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_page_of_every_user_lands() {
-    let options = GenerateOptions { users: 3, unlicensed_users: 1, interactions_per_user: 250, ..GenerateOptions::default() };
+    let options =
+        GenerateOptions { users: 3, unlicensed_users: 1, interactions_per_user: 250, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let mut expected = BTreeSet::new();
     for user in dataset.licensed_users() {
@@ -52,7 +53,8 @@ async fn every_page_of_every_user_lands() {
     let since = options.start.to_rfc3339();
     let until = options.end.to_rfc3339();
     let summary_arg = summary.display().to_string();
-    let output = common::sync(&simulator, lake.path(), &["--since", &since, "--until", &until, "--summary", &summary_arg]).await;
+    let output =
+        common::sync(&simulator, lake.path(), &["--since", &since, "--until", &until, "--summary", &summary_arg]).await;
     common::assert_success(&output);
 
     assert_eq!(keys_in_lake(lake.path()), expected);
@@ -77,9 +79,11 @@ async fn window_is_half_open() {
     let simulator = common::start_simulator(dataset).await;
     let lake = tempfile::tempdir().expect("tempdir");
 
-    let output = common::sync(&simulator, lake.path(), &[
-        "--user", "bounds-user", "--since", "2026-11-01T00:00:01Z", "--until", "2026-12-01",
-    ])
+    let output = common::sync(
+        &simulator,
+        lake.path(),
+        &["--user", "bounds-user", "--since", "2026-11-01T00:00:01Z", "--until", "2026-12-01"],
+    )
     .await;
     common::assert_success(&output);
 
@@ -91,7 +95,8 @@ async fn window_is_half_open() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unlicensed_user_is_skipped_and_recorded() {
-    let options = GenerateOptions { users: 1, unlicensed_users: 1, interactions_per_user: 20, ..GenerateOptions::default() };
+    let options =
+        GenerateOptions { users: 1, unlicensed_users: 1, interactions_per_user: 20, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let licensed = dataset.licensed_users().next().expect("licensed user").id.clone();
     let unlicensed = dataset.users.iter().find(|user| !user.licensed).expect("unlicensed user").id.clone();
@@ -100,10 +105,22 @@ async fn unlicensed_user_is_skipped_and_recorded() {
     let summary = lake.path().join("summary.json");
     let summary_arg = summary.display().to_string();
 
-    let output = common::sync(&simulator, lake.path(), &[
-        "--user", &licensed, "--user", &unlicensed, "--since", "2026-10-01", "--until", "2026-12-01",
-        "--summary", &summary_arg,
-    ])
+    let output = common::sync(
+        &simulator,
+        lake.path(),
+        &[
+            "--user",
+            &licensed,
+            "--user",
+            &unlicensed,
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-12-01",
+            "--summary",
+            &summary_arg,
+        ],
+    )
     .await;
     common::assert_success(&output);
 
@@ -132,7 +149,9 @@ async fn foreign_link_servers() -> (String, Arc<AtomicUsize>) {
 
     let graph = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
     let graph_addr = graph.local_addr().expect("addr");
-    let link = format!("http://{foreign_addr}/v1.0/copilot/users/u1/interactionHistory/getAllEnterpriseInteractions?$skiptoken=x");
+    let link = format!(
+        "http://{foreign_addr}/v1.0/copilot/users/u1/interactionHistory/getAllEnterpriseInteractions?$skiptoken=x"
+    );
     let page = json!({ "value": [record("1", "2026-11-02T00:00:00Z")], "@odata.nextLink": link }).to_string();
     let graph_app = Router::new().route(
         "/v1.0/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions",
@@ -155,9 +174,21 @@ async fn foreign_next_link_is_refused() {
     let summary = dir.path().join("summary.json");
 
     let args = [
-        "sync", "--out", &lake.display().to_string(), "--graph-url", &graph_url,
-        "--access-token-file", &token_file.display().to_string(), "--user", "u1",
-        "--since", "2026-11-01", "--until", "2026-12-01", "--summary", &summary.display().to_string(),
+        "sync",
+        "--out",
+        &lake.display().to_string(),
+        "--graph-url",
+        &graph_url,
+        "--access-token-file",
+        &token_file.display().to_string(),
+        "--user",
+        "u1",
+        "--since",
+        "2026-11-01",
+        "--until",
+        "2026-12-01",
+        "--summary",
+        &summary.display().to_string(),
     ]
     .map(String::from);
     let output = tokio::task::spawn_blocking(move || {
@@ -177,7 +208,8 @@ async fn foreign_next_link_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn second_run_continues_from_state() {
-    let options = GenerateOptions { users: 4, unlicensed_users: 0, interactions_per_user: 120, ..GenerateOptions::default() };
+    let options =
+        GenerateOptions { users: 4, unlicensed_users: 0, interactions_per_user: 120, ..GenerateOptions::default() };
     let dataset = Dataset::generate(&options);
     let total: usize = dataset
         .licensed_users()
@@ -201,8 +233,15 @@ async fn second_run_continues_from_state() {
 #[test]
 fn bad_flags_exit_2_with_the_fix() {
     let output = common::copilot_lake(&[
-        "sync", "--out", "/tmp/unused-lake", "--tenant-id", "t", "--client-id", "c",
-        "--graph-url", "http://graph.example.com/v1.0",
+        "sync",
+        "--out",
+        "/tmp/unused-lake",
+        "--tenant-id",
+        "t",
+        "--client-id",
+        "c",
+        "--graph-url",
+        "http://graph.example.com/v1.0",
     ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = common::stderr(&output);

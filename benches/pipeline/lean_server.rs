@@ -19,21 +19,12 @@ struct LeanState {
 }
 
 /// Serves `generator` on `listener` until the process ends.
-pub async fn serve(
-    generator: LeanGenerator,
-    listener: tokio::net::TcpListener,
-) -> anyhow::Result<()> {
+pub async fn serve(generator: LeanGenerator, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     let base_url = format!("http://{}", listener.local_addr()?);
-    let state = Arc::new(LeanState {
-        generator,
-        base_url,
-    });
+    let state = Arc::new(LeanState { generator, base_url });
     let app = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
-        .route(
-            "/v1.0/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions",
-            get(interactions),
-        )
+        .route("/v1.0/copilot/users/{user}/interactionHistory/getAllEnterpriseInteractions", get(interactions))
         .with_state(state);
     axum::serve(listener, app).await?;
     Ok(())
@@ -50,22 +41,15 @@ async fn interactions(
     RawQuery(query): RawQuery,
 ) -> Response {
     let generator = &state.generator;
-    let Some(user) = LeanGenerator::user_index(&user_id).filter(|user| *user < generator.users())
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            r#"{"error":{"code":"ResourceNotFound","message":"unknown user"}}"#,
-        )
+    let Some(user) = LeanGenerator::user_index(&user_id).filter(|user| *user < generator.users()) else {
+        return (StatusCode::NOT_FOUND, r#"{"error":{"code":"ResourceNotFound","message":"unknown user"}}"#)
             .into_response();
     };
     let page = query
         .as_deref()
         .unwrap_or_default()
         .split('&')
-        .find_map(|pair| {
-            pair.strip_prefix("$skiptoken=")
-                .or_else(|| pair.strip_prefix("%24skiptoken="))
-        })
+        .find_map(|pair| pair.strip_prefix("$skiptoken=").or_else(|| pair.strip_prefix("%24skiptoken=")))
         .and_then(|token| token.parse::<usize>().ok())
         .unwrap_or(0);
 

@@ -133,26 +133,15 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let work = args.work_dir.clone();
     match args.command {
-        BenchCommand::Offline { users, per_user } => {
-            bench_offline(&work, args.runs, users, per_user)
-        }
+        BenchCommand::Offline { users, per_user } => bench_offline(&work, args.runs, users, per_user),
         BenchCommand::E2e { users, per_user } => bench_e2e(&work, args.runs, users, per_user),
-        BenchCommand::Memory {
-            interactions,
-            users,
-            days,
-            concurrency,
-        } => bench_memory(&work, args.runs, interactions, users, days, concurrency),
-        BenchCommand::Rate {
-            requests_per_second,
-            users,
-            per_user,
-        } => bench_rate(&work, args.runs, requests_per_second, users, per_user),
-        BenchCommand::SavePages {
-            users,
-            per_user,
-            out,
-        } => {
+        BenchCommand::Memory { interactions, users, days, concurrency } => {
+            bench_memory(&work, args.runs, interactions, users, days, concurrency)
+        }
+        BenchCommand::Rate { requests_per_second, users, per_user } => {
+            bench_rate(&work, args.runs, requests_per_second, users, per_user)
+        }
+        BenchCommand::SavePages { users, per_user, out } => {
             let pages = pages::save_simulator_pages(&out, &generate_options(users, per_user))?;
             println!("wrote {pages} pages to {}", out.display());
             Ok(())
@@ -165,20 +154,10 @@ fn run_child(child: ChildCommand) -> anyhow::Result<()> {
     match child {
         ChildCommand::Offline { pages, out } => measure::report(&offline::run(&pages, &out)?),
         ChildCommand::Sync { flags } => measure::report(&sync_run::run(&flags)?),
-        ChildCommand::LeanServer {
-            listen,
-            users,
-            per_user,
-            days,
-        } => {
-            let start = Utc
-                .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-                .single()
-                .context("start date")?;
+        ChildCommand::LeanServer { listen, users, per_user, days } => {
+            let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().context("start date")?;
             let generator = LeanGenerator::new(users, per_user, start, days);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 lean_server::serve(generator, listener).await
@@ -189,12 +168,7 @@ fn run_child(child: ChildCommand) -> anyhow::Result<()> {
 }
 
 fn generate_options(users: usize, per_user: usize) -> GenerateOptions {
-    GenerateOptions {
-        users,
-        unlicensed_users: 0,
-        interactions_per_user: per_user,
-        ..GenerateOptions::default()
-    }
+    GenerateOptions { users, unlicensed_users: 0, interactions_per_user: per_user, ..GenerateOptions::default() }
 }
 
 fn bench_offline(work: &Path, runs: usize, users: usize, per_user: usize) -> anyhow::Result<()> {
@@ -220,32 +194,18 @@ fn bench_e2e(work: &Path, runs: usize, users: usize, per_user: usize) -> anyhow:
     let simulator = Simulator::start(work, users, per_user)?;
     let lake = work.join("lake-e2e");
     let results = measure_runs("e2e", runs, &lake, || {
-        sync_command(
-            &simulator.base_url,
-            &lake,
-            &["--max-requests-per-second", "1000000"],
-        )
+        sync_command(&simulator.base_url, &lake, &["--max-requests-per-second", "1000000"])
     })?;
     print_summary("e2e", &results, false);
     Ok(())
 }
 
-fn bench_rate(
-    work: &Path,
-    runs: usize,
-    rate: f64,
-    users: usize,
-    per_user: usize,
-) -> anyhow::Result<()> {
+fn bench_rate(work: &Path, runs: usize, rate: f64, users: usize, per_user: usize) -> anyhow::Result<()> {
     let simulator = Simulator::start(work, users, per_user)?;
     let lake = work.join("lake-rate");
     let rate = rate.to_string();
     let results = measure_runs("rate", runs, &lake, || {
-        sync_command(
-            &simulator.base_url,
-            &lake,
-            &["--max-requests-per-second", &rate],
-        )
+        sync_command(&simulator.base_url, &lake, &["--max-requests-per-second", &rate])
     })?;
     print_summary("rate", &results, false);
     Ok(())
@@ -263,49 +223,24 @@ fn bench_memory(
     let addr = free_loopback_addr()?;
     let mut server = self_command();
     server.args(["child", "lean-server", "--listen", &addr.to_string()]);
-    server.args([
-        "--users",
-        &users.to_string(),
-        "--per-user",
-        &per_user.to_string(),
-        "--days",
-        &days.to_string(),
-    ]);
-    let server = ChildGuard(
-        server
-            .stdout(Stdio::null())
-            .spawn()
-            .context("cannot start the lean server")?,
-    );
+    server.args(["--users", &users.to_string(), "--per-user", &per_user.to_string(), "--days", &days.to_string()]);
+    let server = ChildGuard(server.stdout(Stdio::null()).spawn().context("cannot start the lean server")?);
     wait_for_port(addr, Duration::from_secs(120))?;
 
     std::fs::create_dir_all(work)?;
     let users_file = work.join("memory-users.txt");
     let ids: Vec<String> = (0..users).map(LeanGenerator::user_id).collect();
     std::fs::write(&users_file, ids.join("\n"))?;
-    let until = (Utc
-        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-        .single()
-        .context("date")?
-        + chrono::Duration::days(days))
-    .format("%Y-%m-%d")
-    .to_string();
+    let until = (Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().context("date")? + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string();
     let base_url = format!("http://{addr}");
     let lake = work.join("lake-memory");
     let results = measure_runs("memory", runs, &lake, || {
         let mut command = self_command();
         command.args(["child", "sync", "--", "--out"]).arg(&lake);
-        command.args([
-            "--tenant-id",
-            "bench",
-            "--client-id",
-            "bench",
-            "--graph-url",
-            &format!("{base_url}/v1.0"),
-        ]);
-        command
-            .args(["--authority-url", &base_url, "--users-file"])
-            .arg(&users_file);
+        command.args(["--tenant-id", "bench", "--client-id", "bench", "--graph-url", &format!("{base_url}/v1.0")]);
+        command.args(["--authority-url", &base_url, "--users-file"]).arg(&users_file);
         command.args([
             "--since",
             "2025-01-01",
@@ -330,34 +265,14 @@ fn self_command() -> Command {
 fn sync_command(base_url: &str, lake: &Path, extra: &[&str]) -> Command {
     let mut command = self_command();
     command.args(["child", "sync", "--", "--out"]).arg(lake);
-    command.args([
-        "--tenant-id",
-        "contoso",
-        "--client-id",
-        "bench",
-        "--graph-url",
-        &format!("{base_url}/v1.0"),
-    ]);
-    command.args([
-        "--authority-url",
-        base_url,
-        "--since",
-        SIM_SINCE,
-        "--until",
-        SIM_UNTIL,
-        "--no-progress",
-    ]);
+    command.args(["--tenant-id", "contoso", "--client-id", "bench", "--graph-url", &format!("{base_url}/v1.0")]);
+    command.args(["--authority-url", base_url, "--since", SIM_SINCE, "--until", SIM_UNTIL, "--no-progress"]);
     command.args(extra);
     command
 }
 
 /// Runs `runs` fresh children, each on an empty `lake`, and collects their results.
-fn measure_runs(
-    name: &str,
-    runs: usize,
-    lake: &Path,
-    command: impl Fn() -> Command,
-) -> anyhow::Result<Vec<RunResult>> {
+fn measure_runs(name: &str, runs: usize, lake: &Path, command: impl Fn() -> Command) -> anyhow::Result<Vec<RunResult>> {
     let mut results = Vec::new();
     for run in 1..=runs {
         let _ = std::fs::remove_dir_all(lake);
@@ -365,23 +280,13 @@ fn measure_runs(
         let log = lake.with_extension("log");
         std::fs::create_dir_all(lake.parent().unwrap_or(Path::new(".")))?;
         let stderr = std::fs::File::create(&log)?;
-        let output = command()
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .output()
-            .context("cannot start a run")?;
+        let output = command().stdout(Stdio::piped()).stderr(stderr).output().context("cannot start a run")?;
         if !output.status.success() {
-            bail!(
-                "{name} run {run} failed ({}); see {}",
-                output.status,
-                log.display()
-            );
+            bail!("{name} run {run} failed ({}); see {}", output.status, log.display());
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout
-            .lines()
-            .find_map(|line| line.strip_prefix(RESULT_PREFIX))
-            .context("the run printed no result")?;
+        let line =
+            stdout.lines().find_map(|line| line.strip_prefix(RESULT_PREFIX)).context("the run printed no result")?;
         let result: RunResult = serde_json::from_str(line)?;
         println!(
             "{name} run {run}: {:>9.0} interactions/s, {:>6.1} MB/s JSON, {:>5.2} CPU s per M, {:>6.1}% of a core, peak RSS {:>6.1} MiB, {} interactions, {} files, {:.2} s, load {load:.2}",
@@ -400,13 +305,9 @@ fn measure_runs(
 }
 
 fn print_summary(name: &str, results: &[RunResult], with_json: bool) {
-    let median =
-        |value: fn(&RunResult) -> f64| measure::median(results.iter().map(value).collect());
-    let json = if with_json {
-        format!(", {:.1} MB/s JSON", median(RunResult::json_mb_per_second))
-    } else {
-        String::new()
-    };
+    let median = |value: fn(&RunResult) -> f64| measure::median(results.iter().map(value).collect());
+    let json =
+        if with_json { format!(", {:.1} MB/s JSON", median(RunResult::json_mb_per_second)) } else { String::new() };
     println!(
         "{name} median of {}: {:.0} interactions/s{json}, {:.2} CPU s per M interactions, {:.1}% of a core, peak RSS {:.1} MiB, {:.2} s",
         results.len(),
@@ -430,19 +331,8 @@ impl Simulator {
         let addr = free_loopback_addr()?;
         let log = std::fs::File::create(work.join("simulator.log"))?;
         let child = Command::new(COPILOT_LAKE)
-            .args([
-                "simulate",
-                "--listen",
-                &addr.to_string(),
-                "--unlicensed-users",
-                "0",
-            ])
-            .args([
-                "--users",
-                &users.to_string(),
-                "--interactions-per-user",
-                &per_user.to_string(),
-            ])
+            .args(["simulate", "--listen", &addr.to_string(), "--unlicensed-users", "0"])
+            .args(["--users", &users.to_string(), "--interactions-per-user", &per_user.to_string()])
             .args(["--start", SIM_SINCE, "--end", SIM_UNTIL])
             .env("COPILOT_LAKE_LOG", "warn")
             .stdout(Stdio::null())
@@ -451,10 +341,7 @@ impl Simulator {
             .context("cannot start copilot-lake simulate")?;
         let child = ChildGuard(child);
         wait_for_port(addr, Duration::from_secs(300))?;
-        Ok(Simulator {
-            base_url: format!("http://{addr}"),
-            _child: child,
-        })
+        Ok(Simulator { base_url: format!("http://{addr}"), _child: child })
     }
 }
 

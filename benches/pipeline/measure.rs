@@ -53,10 +53,7 @@ pub struct Stopwatch {
 
 impl Stopwatch {
     pub fn start() -> Stopwatch {
-        Stopwatch {
-            started: Instant::now(),
-            cpu_at_start: cpu_seconds(),
-        }
+        Stopwatch { started: Instant::now(), cpu_at_start: cpu_seconds() }
     }
 
     /// Returns the run's result with the time since `start` and the process's peak RSS.
@@ -78,12 +75,7 @@ pub fn cpu_seconds() -> f64 {
     // The command name (field 2) is in parentheses and may hold spaces; count after it.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|value| value.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
     // After the name, field 3 (state) has index 0, so utime (14) and stime (15) are 11 and 12.
     (ticks(11) + ticks(12)) / TICKS_PER_SECOND
 }
@@ -94,14 +86,7 @@ pub fn peak_rss_mib() -> f64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
@@ -109,11 +94,7 @@ pub fn peak_rss_mib() -> f64 {
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
-        .and_then(|text| {
-            text.split_whitespace()
-                .next()
-                .and_then(|value| value.parse().ok())
-        })
+        .and_then(|text| text.split_whitespace().next().and_then(|value| value.parse().ok()))
         .unwrap_or(f64::NAN)
 }
 

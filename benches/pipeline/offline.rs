@@ -28,9 +28,7 @@ struct ParsedUser {
 /// page files (from the page cache after the first run) to the published files.
 pub fn run(pages: &Path, out: &Path) -> anyhow::Result<RunResult> {
     let users = list_saved_pages(pages)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let stopwatch = Stopwatch::start();
     let (interactions, json_bytes, files) = runtime.block_on(land(users, out.to_path_buf()))?;
     Ok(stopwatch.stop(interactions, json_bytes, files))
@@ -51,9 +49,7 @@ async fn land(users: Vec<UserPages>, out: PathBuf) -> anyhow::Result<(u64, u64, 
         json_bytes += user.json_bytes;
         writer.add(&user.user_id, &user.records).await?;
     }
-    parser
-        .join()
-        .map_err(|_| anyhow::anyhow!("the parser thread panicked"))??;
+    parser.join().map_err(|_| anyhow::anyhow!("the parser thread panicked"))??;
 
     let staged = writer.finish().await?;
     sink::publish(&lake, &run_id, &staged).await?;
@@ -74,16 +70,11 @@ fn parse_user(user: UserPages) -> anyhow::Result<ParsedUser> {
     let mut records = Vec::new();
     let mut json_bytes = 0;
     for (index, file) in user.files.iter().enumerate() {
-        let body =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         json_bytes += body.len() as u64;
         let page = parse_page(&body, index as u32)
             .map_err(|error| anyhow::anyhow!("{}: {}", file.display(), error.message))?;
         records.extend(page.records.into_iter().filter_map(Result::ok));
     }
-    Ok(ParsedUser {
-        user_id: user.user_id,
-        records,
-        json_bytes,
-    })
+    Ok(ParsedUser { user_id: user.user_id, records, json_bytes })
 }

@@ -18,8 +18,7 @@ pub fn save_simulator_pages(dir: &Path, options: &GenerateOptions) -> anyhow::Re
     let mut pages = 0;
     for (user_id, records) in &dataset.records {
         let user_dir = dir.join(format!("user_id={user_id}"));
-        std::fs::create_dir_all(&user_dir)
-            .with_context(|| format!("cannot create {}", user_dir.display()))?;
+        std::fs::create_dir_all(&user_dir).with_context(|| format!("cannot create {}", user_dir.display()))?;
         let chunks: Vec<_> = records.chunks(PAGE_SIZE).collect();
         for (index, chunk) in chunks.iter().enumerate() {
             let values: Vec<&Value> = chunk.iter().map(|record| &record.json).collect();
@@ -29,10 +28,7 @@ pub fn save_simulator_pages(dir: &Path, options: &GenerateOptions) -> anyhow::Re
                 "value": values,
             });
             if index + 1 < chunks.len() {
-                page["@odata.nextLink"] = Value::from(format!(
-                    "https://graph.microsoft.com/v1.0/page/{}",
-                    index + 1
-                ));
+                page["@odata.nextLink"] = Value::from(format!("https://graph.microsoft.com/v1.0/page/{}", index + 1));
             }
             let path = user_dir.join(format!("page-{index:05}.json"));
             std::fs::write(&path, serde_json::to_vec(&page)?)
@@ -54,21 +50,14 @@ pub fn list_saved_pages(dir: &Path) -> anyhow::Result<Vec<UserPages>> {
     let mut users = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
-        let Some(user_id) = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .and_then(|name| name.strip_prefix("user_id="))
+        let Some(user_id) =
+            path.file_name().and_then(|name| name.to_str()).and_then(|name| name.strip_prefix("user_id="))
         else {
             continue;
         };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)?
-            .filter_map(|entry| Some(entry.ok()?.path()))
-            .collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)?.filter_map(|entry| Some(entry.ok()?.path())).collect();
         files.sort();
-        users.push(UserPages {
-            user_id: user_id.to_owned(),
-            files,
-        });
+        users.push(UserPages { user_id: user_id.to_owned(), files });
     }
     users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
     Ok(users)
@@ -108,19 +97,8 @@ impl LeanGenerator {
             ..GenerateOptions::default()
         };
         let dataset = Dataset::generate(&options);
-        let templates = dataset
-            .records
-            .values()
-            .flatten()
-            .filter_map(|record| template(&record.json))
-            .collect();
-        LeanGenerator {
-            templates,
-            users,
-            per_user,
-            start,
-            span: Duration::days(days),
-        }
+        let templates = dataset.records.values().flatten().filter_map(|record| template(&record.json)).collect();
+        LeanGenerator { templates, users, per_user, start, span: Duration::days(days) }
     }
 
     pub fn user_id(index: usize) -> String {
@@ -128,10 +106,7 @@ impl LeanGenerator {
     }
 
     pub fn user_index(user_id: &str) -> Option<usize> {
-        user_id
-            .strip_prefix("00000000-0000-4000-8000-")?
-            .parse()
-            .ok()
+        user_id.strip_prefix("00000000-0000-4000-8000-")?.parse().ok()
     }
 
     pub fn users(&self) -> usize {
@@ -161,9 +136,7 @@ impl LeanGenerator {
         // inside each record's share of the span.
         let share = self.span.num_milliseconds() / self.per_user.max(1) as i64;
         let offset = share * record as i64 + (mix >> 20) as i64 % share.max(1);
-        let created = self.start
-            + Duration::milliseconds(offset)
-            + Duration::microseconds((mix % 1000) as i64);
+        let created = self.start + Duration::milliseconds(offset) + Duration::microseconds((mix % 1000) as i64);
         let id = format!("{}{:06}", created.timestamp_millis(), record % 1_000_000);
 
         for (index, literal) in template.literals.iter().enumerate() {
@@ -173,9 +146,7 @@ impl LeanGenerator {
             };
             match SLOTS[*slot] {
                 "id" | "etag" => out.push_str(&id),
-                "createdDateTime" => {
-                    out.push_str(&created.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-                }
+                "createdDateTime" => out.push_str(&created.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
                 "sessionId" => out.push_str(&format!("19:lean-{user}-{}@thread.v2", record / 6)),
                 _ => out.push_str(&format!("{:08x}-0000-4000-8000-{:012x}", user, record / 2)),
             }
@@ -191,10 +162,7 @@ fn template(record: &Value) -> Option<Template> {
         if !object.get(*field)?.is_string() {
             return None;
         }
-        object.insert(
-            (*field).to_owned(),
-            Value::from(format!("\u{1}{index}\u{1}")),
-        );
+        object.insert((*field).to_owned(), Value::from(format!("\u{1}{index}\u{1}")));
     }
     let text = serde_json::to_string(&record).ok()?;
     // serde_json writes U+0001 as the escape \u0001.

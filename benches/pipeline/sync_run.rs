@@ -14,27 +14,16 @@ const BENCH_SECRET: &str = "bench-secret";
 /// Runs one sync with `flags` (everything after `copilot-lake sync`) and measures it.
 pub fn run(flags: &[String]) -> anyhow::Result<RunResult> {
     let stopwatch = Stopwatch::start();
-    let argv = ["copilot-lake", "sync"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(flags.iter().cloned());
+    let argv = ["copilot-lake", "sync"].into_iter().map(str::to_owned).chain(flags.iter().cloned());
     let cli = Cli::try_parse_from(argv)?;
     let Command::Sync(args) = cli.command else {
         bail!("expected sync flags");
     };
     let plan = SyncPlan::from_args(&args, Some(BENCH_SECRET.to_owned()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let summary = runtime
-        .block_on(sync::run(plan, StopFlag::never()))
-        .context("the sync failed")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let summary = runtime.block_on(sync::run(plan, StopFlag::never())).context("the sync failed")?;
     if summary.users.failed > 0 {
-        bail!(
-            "{} user(s) failed: {:?}",
-            summary.users.failed,
-            summary.failed_users.first()
-        );
+        bail!("{} user(s) failed: {:?}", summary.users.failed, summary.failed_users.first());
     }
     let interactions = summary.rows.get("interactions").copied().unwrap_or(0);
     Ok(stopwatch.stop(interactions, 0, summary.files))

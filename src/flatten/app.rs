@@ -37,9 +37,7 @@ pub fn app_name(app_class: &str) -> Option<&str> {
     }
     // NOTE: an app missing from KNOWN_APPS keeps the spelling of its appClass, so two spellings
     // of a new app stay two values until the app is added to the list.
-    let known = KNOWN_APPS
-        .iter()
-        .find(|app| app.eq_ignore_ascii_case(suffix));
+    let known = KNOWN_APPS.iter().find(|app| app.eq_ignore_ascii_case(suffix));
     Some(known.copied().unwrap_or(suffix))
 }
 
@@ -49,26 +47,14 @@ mod tests {
 
     #[test]
     fn spellings_of_one_app_merge() {
-        assert_eq!(
-            app_name("IPM.SkypeTeams.Message.Copilot.Powerpoint"),
-            Some("PowerPoint")
-        );
-        assert_eq!(
-            app_name("IPM.SkypeTeams.Message.Copilot.PowerPoint"),
-            Some("PowerPoint")
-        );
-        assert_eq!(
-            app_name("ipm.skypeteams.message.copilot.BIZCHAT"),
-            Some("BizChat")
-        );
+        assert_eq!(app_name("IPM.SkypeTeams.Message.Copilot.Powerpoint"), Some("PowerPoint"));
+        assert_eq!(app_name("IPM.SkypeTeams.Message.Copilot.PowerPoint"), Some("PowerPoint"));
+        assert_eq!(app_name("ipm.skypeteams.message.copilot.BIZCHAT"), Some("BizChat"));
     }
 
     #[test]
     fn unknown_apps_keep_their_spelling() {
-        assert_eq!(
-            app_name("IPM.SkypeTeams.Message.Copilot.Planner"),
-            Some("Planner")
-        );
+        assert_eq!(app_name("IPM.SkypeTeams.Message.Copilot.Planner"), Some("Planner"));
     }
 
     #[test]

@@ -22,9 +22,9 @@ impl ColumnBuilder {
         match kind {
             ColumnType::Utf8 => ColumnBuilder::Utf8(StringBuilder::with_capacity(0, 0)),
             ColumnType::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(0)),
-            ColumnType::TimestampMicrosUtc => ColumnBuilder::Timestamp(
-                TimestampMicrosecondBuilder::with_capacity(0).with_timezone(UTC),
-            ),
+            ColumnType::TimestampMicrosUtc => {
+                ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(0).with_timezone(UTC))
+            }
         }
     }
 
@@ -32,16 +32,10 @@ impl ColumnBuilder {
     fn allocated_bytes(&self) -> usize {
         match self {
             ColumnBuilder::Utf8(builder) => {
-                builder.values_capacity()
-                    + builder.offsets_capacity() * size_of::<i32>()
-                    + builder.validity_capacity()
+                builder.values_capacity() + builder.offsets_capacity() * size_of::<i32>() + builder.validity_capacity()
             }
-            ColumnBuilder::Int32(builder) => {
-                builder.capacity() * size_of::<i32>() + builder.validity_capacity()
-            }
-            ColumnBuilder::Timestamp(builder) => {
-                builder.capacity() * size_of::<i64>() + builder.validity_capacity()
-            }
+            ColumnBuilder::Int32(builder) => builder.capacity() * size_of::<i32>() + builder.validity_capacity(),
+            ColumnBuilder::Timestamp(builder) => builder.capacity() * size_of::<i64>() + builder.validity_capacity(),
         }
     }
 
@@ -67,18 +61,8 @@ pub struct TableBuilder {
 
 impl TableBuilder {
     pub fn new(table: Table) -> Self {
-        let columns = table
-            .columns()
-            .iter()
-            .map(|c| ColumnBuilder::new(c.kind))
-            .collect();
-        TableBuilder {
-            table,
-            columns,
-            next_column: 0,
-            rows: 0,
-            bytes: 0,
-        }
+        let columns = table.columns().iter().map(|c| ColumnBuilder::new(c.kind)).collect();
+        TableBuilder { table, columns, next_column: 0, rows: 0, bytes: 0 }
     }
 
     pub fn rows(&self) -> usize {
@@ -92,10 +76,7 @@ impl TableBuilder {
     /// Memory the builders hold, which grows in steps and so can be up to twice what the
     /// values need, and more than [`TableBuilder::bytes`] by the offsets and validity bits.
     pub fn allocated_bytes(&self) -> usize {
-        self.columns
-            .iter()
-            .map(ColumnBuilder::allocated_bytes)
-            .sum()
+        self.columns.iter().map(ColumnBuilder::allocated_bytes).sum()
     }
 
     fn column(&mut self) -> &mut ColumnBuilder {
@@ -152,5 +133,38 @@ impl TableBuilder {
         self.rows = 0;
         self.bytes = 0;
         RecordBatch::try_new(self.table.arrow_schema(), arrays)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_builder_allocates_nothing() {
+        for table in Table::ALL {
+            assert_eq!(TableBuilder::new(table).allocated_bytes(), 0, "{}", table.name());
+        }
+    }
+
+    #[test]
+    fn allocated_covers_values_and_offsets() {
+        let mut builder = TableBuilder::new(Table::Links);
+        for index in 0..100 {
+            builder.str(Some("user")).str(Some("session")).str(Some("id")).int32(Some(index));
+            builder.str(Some("https://contoso.example/a")).str(None).str(Some("name"));
+            builder.end_row();
+        }
+        // Values alone, then one 4-byte offset per string value and per int32.
+        let offsets = 100 * 7 * 4;
+        assert!(
+            builder.allocated_bytes() >= builder.bytes() + offsets,
+            "{} < {} + {offsets}",
+            builder.allocated_bytes(),
+            builder.bytes()
+        );
+
+        builder.finish().expect("batch");
+        assert!(builder.allocated_bytes() < 64, "finish hands the buffers to the batch");
     }
 }

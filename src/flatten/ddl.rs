@@ -36,18 +36,14 @@ fn quote_sql(text: &str) -> String {
 /// DuckDB views, one per table, that read the lake with hive partitioning and name every column
 /// with its type, so a schema drift shows up as an error instead of a silent change.
 pub fn duckdb_ddl(lake: &str) -> String {
-    let mut out = String::from(
-        "-- copilot-lake tables as DuckDB views. Run with: duckdb -init <this file>\n",
-    );
+    let mut out = String::from("-- copilot-lake tables as DuckDB views. Run with: duckdb -init <this file>\n");
     let lake = quote_sql(lake.trim_end_matches('/'));
     for table in Table::ALL {
         let columns: Vec<String> = table
             .columns()
             .iter()
             .map(|c| format!("    CAST({0} AS {1}) AS {0}", c.name, c.kind.duckdb()))
-            .chain([format!(
-                "    CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}"
-            )])
+            .chain([format!("    CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}")])
             .collect();
         out.push_str(&format!(
             "\nCREATE OR REPLACE VIEW {name} AS\nSELECT\n{columns}\nFROM read_parquet('{lake}/{name}/**/*.parquet', hive_partitioning = true);\n",
@@ -127,10 +123,7 @@ mod tests {
         assert_eq!(tables.len(), 5);
         let mentions = &tables[4];
         assert_eq!(mentions["name"], "mentions");
-        assert_eq!(
-            mentions["columns"].as_array().expect("columns").len(),
-            Table::Mentions.columns().len()
-        );
+        assert_eq!(mentions["columns"].as_array().expect("columns").len(), Table::Mentions.columns().len());
     }
 
     #[test]
@@ -147,26 +140,14 @@ mod tests {
     #[test]
     fn trino_tables_end_with_the_partition() {
         let ddl = trino_ddl("s3://bucket/lake");
-        assert_eq!(
-            ddl.matches("CREATE TABLE IF NOT EXISTS").count(),
-            Table::ALL.len()
-        );
-        assert_eq!(
-            ddl.matches("partitioned_by = ARRAY['date']").count(),
-            Table::ALL.len()
-        );
+        assert_eq!(ddl.matches("CREATE TABLE IF NOT EXISTS").count(), Table::ALL.len());
+        assert_eq!(ddl.matches("partitioned_by = ARRAY['date']").count(), Table::ALL.len());
         assert!(ddl.contains("    created_date_time timestamp(6),\n"));
         assert!(ddl.contains("    mention_id integer,\n"));
-        assert!(
-            ddl.contains("    body_text varchar,\n    date date\n)"),
-            "date is the last column"
-        );
+        assert!(ddl.contains("    body_text varchar,\n    date date\n)"), "date is the last column");
         let column_lines = ddl.lines().filter(|line| line.starts_with("    "));
         for line in column_lines {
-            assert!(
-                !line.contains("NOT NULL"),
-                "the Hive connector has no NOT NULL: {line}"
-            );
+            assert!(!line.contains("NOT NULL"), "the Hive connector has no NOT NULL: {line}");
         }
     }
 }

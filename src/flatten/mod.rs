@@ -22,9 +22,7 @@ pub struct Flattener {
 
 impl Default for Flattener {
     fn default() -> Self {
-        Flattener {
-            builders: Table::ALL.map(TableBuilder::new),
-        }
+        Flattener { builders: Table::ALL.map(TableBuilder::new) }
     }
 }
 
@@ -49,11 +47,7 @@ impl Flattener {
 
     /// Appends one interaction and its child rows, as requested for `user_id`.
     pub fn push(&mut self, user_id: &str, record: &Interaction) {
-        let key = Key {
-            user_id,
-            session_id: &record.session_id,
-            interaction_id: &record.id,
-        };
+        let key = Key { user_id, session_id: &record.session_id, interaction_id: &record.id };
         self.push_interaction(&key, record);
 
         for (ordinal, context) in present(&record.contexts) {
@@ -191,9 +185,7 @@ struct Key<'a> {
 
 impl Key<'_> {
     fn append(&self, row: &mut TableBuilder) {
-        row.str(Some(self.user_id))
-            .str(Some(self.session_id))
-            .str(Some(self.interaction_id));
+        row.str(Some(self.user_id)).str(Some(self.session_id)).str(Some(self.interaction_id));
     }
 }
 
@@ -209,10 +201,7 @@ fn display_name(identity: Option<&Identity>) -> Option<&str> {
 /// `ordinal` of a child row always points back at the same element of the Graph record.
 /// A null element produces no row; it has no fields to store.
 fn present<T>(list: &Option<Vec<Option<T>>>) -> impl Iterator<Item = (i32, &T)> {
-    list.iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(index, item)| Some((i32::try_from(index).ok()?, item.as_ref()?)))
+    list.iter().flatten().enumerate().filter_map(|(index, item)| Some((i32::try_from(index).ok()?, item.as_ref()?)))
 }
 
 #[cfg(test)]
@@ -236,13 +225,8 @@ mod tests {
         flattener.push("u1", &interaction);
         let batches = flattener.finish().expect("batches");
 
-        let (_, links) = batches
-            .iter()
-            .find(|(t, _)| *t == Table::Links)
-            .expect("links batch");
-        let ordinals = links
-            .column(3)
-            .as_primitive::<arrow::datatypes::Int32Type>();
+        let (_, links) = batches.iter().find(|(t, _)| *t == Table::Links).expect("links batch");
+        let ordinals = links.column(3).as_primitive::<arrow::datatypes::Int32Type>();
         assert_eq!(ordinals.values().to_vec(), vec![0, 2]);
         let urls = links.column(4).as_string::<i32>();
         assert_eq!(urls.value(1), "c");
@@ -250,8 +234,7 @@ mod tests {
 
     #[test]
     fn empty_tables_are_skipped() {
-        let interaction =
-            record(r#"{"id":"7","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z"}"#);
+        let interaction = record(r#"{"id":"7","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z"}"#);
         let mut flattener = Flattener::default();
         flattener.push("u1", &interaction);
         let batches = flattener.finish().expect("batches");
@@ -265,8 +248,7 @@ mod tests {
 
     #[test]
     fn finish_resets_the_buffers() {
-        let interaction =
-            record(r#"{"id":"7","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z"}"#);
+        let interaction = record(r#"{"id":"7","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z"}"#);
         let mut flattener = Flattener::default();
         flattener.push("u1", &interaction);
         flattener.finish().expect("first batches");

@@ -24,9 +24,7 @@ impl ColumnType {
         match self {
             ColumnType::Utf8 => DataType::Utf8,
             ColumnType::Int32 => DataType::Int32,
-            ColumnType::TimestampMicrosUtc => {
-                DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
-            }
+            ColumnType::TimestampMicrosUtc => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
         }
     }
 
@@ -76,26 +74,14 @@ pub struct Column {
 }
 
 const fn key(name: &'static str) -> Column {
-    Column {
-        name,
-        kind: ColumnType::Utf8,
-        nullable: false,
-    }
+    Column { name, kind: ColumnType::Utf8, nullable: false }
 }
 
 const fn text(name: &'static str) -> Column {
-    Column {
-        name,
-        kind: ColumnType::Utf8,
-        nullable: true,
-    }
+    Column { name, kind: ColumnType::Utf8, nullable: true }
 }
 
-const ORDINAL: Column = Column {
-    name: "ordinal",
-    kind: ColumnType::Int32,
-    nullable: false,
-};
+const ORDINAL: Column = Column { name: "ordinal", kind: ColumnType::Int32, nullable: false };
 
 const KEY: [Column; 3] = [key("user_id"), key("session_id"), key("interaction_id")];
 
@@ -108,11 +94,7 @@ const INTERACTIONS: &[Column] = &[
     text("interaction_type"),
     text("conversation_type"),
     text("etag"),
-    Column {
-        name: "created_date_time",
-        kind: ColumnType::TimestampMicrosUtc,
-        nullable: true,
-    },
+    Column { name: "created_date_time", kind: ColumnType::TimestampMicrosUtc, nullable: true },
     text("locale"),
     text("from_user_id"),
     text("from_user_display_name"),
@@ -130,15 +112,8 @@ const INTERACTIONS: &[Column] = &[
     text("body_text"),
 ];
 
-const CONTEXTS: &[Column] = &[
-    KEY[0],
-    KEY[1],
-    KEY[2],
-    ORDINAL,
-    text("context_reference"),
-    text("context_type"),
-    text("display_name"),
-];
+const CONTEXTS: &[Column] =
+    &[KEY[0], KEY[1], KEY[2], ORDINAL, text("context_reference"), text("context_type"), text("display_name")];
 
 const ATTACHMENTS: &[Column] = &[
     KEY[0],
@@ -152,26 +127,14 @@ const ATTACHMENTS: &[Column] = &[
     text("name"),
 ];
 
-const LINKS: &[Column] = &[
-    KEY[0],
-    KEY[1],
-    KEY[2],
-    ORDINAL,
-    text("link_url"),
-    text("link_type"),
-    text("display_name"),
-];
+const LINKS: &[Column] = &[KEY[0], KEY[1], KEY[2], ORDINAL, text("link_url"), text("link_type"), text("display_name")];
 
 const MENTIONS: &[Column] = &[
     KEY[0],
     KEY[1],
     KEY[2],
     ORDINAL,
-    Column {
-        name: "mention_id",
-        kind: ColumnType::Int32,
-        nullable: true,
-    },
+    Column { name: "mention_id", kind: ColumnType::Int32, nullable: true },
     text("mention_text"),
     text("mentioned_user_id"),
     text("mentioned_user_display_name"),
@@ -195,13 +158,8 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
-        Table::Interactions,
-        Table::Contexts,
-        Table::Attachments,
-        Table::Links,
-        Table::Mentions,
-    ];
+    pub const ALL: [Table; 5] =
+        [Table::Interactions, Table::Contexts, Table::Attachments, Table::Links, Table::Mentions];
 
     /// The table's folder name under the lake root.
     pub fn name(self) -> &'static str {
@@ -230,11 +188,8 @@ impl Table {
 
     /// The Arrow schema of the table's Parquet files (without the hive partition column).
     pub fn arrow_schema(self) -> SchemaRef {
-        let fields: Vec<Field> = self
-            .columns()
-            .iter()
-            .map(|column| Field::new(column.name, column.kind.arrow(), column.nullable))
-            .collect();
+        let fields: Vec<Field> =
+            self.columns().iter().map(|column| Field::new(column.name, column.kind.arrow(), column.nullable)).collect();
         Arc::new(Schema::new(fields))
     }
 }
@@ -255,10 +210,7 @@ mod tests {
     fn child_tables_start_with_key_and_ordinal() {
         for table in &Table::ALL[1..] {
             let names: Vec<&str> = table.columns().iter().take(4).map(|c| c.name).collect();
-            assert_eq!(
-                names,
-                ["user_id", "session_id", "interaction_id", "ordinal"]
-            );
+            assert_eq!(names, ["user_id", "session_id", "interaction_id", "ordinal"]);
         }
     }
 
@@ -266,10 +218,7 @@ mod tests {
     fn only_keys_are_required() {
         for table in Table::ALL {
             for column in table.columns() {
-                let is_key = matches!(
-                    column.name,
-                    "user_id" | "session_id" | "interaction_id" | "ordinal"
-                );
+                let is_key = matches!(column.name, "user_id" | "session_id" | "interaction_id" | "ordinal");
                 assert_eq!(!column.nullable, is_key, "{}.{}", table.name(), column.name);
             }
         }

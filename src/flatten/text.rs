@@ -54,17 +54,9 @@ impl<'a> Cards<'a> {
         let sources = attachments
             .into_iter()
             .filter(|attachment| {
-                attachment
-                    .content_type
-                    .as_deref()
-                    .is_some_and(|kind| kind.eq_ignore_ascii_case(ADAPTIVE_CARD))
+                attachment.content_type.as_deref().is_some_and(|kind| kind.eq_ignore_ascii_case(ADAPTIVE_CARD))
             })
-            .filter_map(|attachment| {
-                Some((
-                    attachment.attachment_id.as_deref()?,
-                    attachment.content.as_deref()?,
-                ))
-            })
+            .filter_map(|attachment| Some((attachment.attachment_id.as_deref()?, attachment.content.as_deref()?)))
             .collect();
         Cards { sources }
     }
@@ -72,10 +64,7 @@ impl<'a> Cards<'a> {
     /// Returns the text of the card with this attachment id; empty when there is no such card
     /// or it is not valid JSON.
     fn text(&self, attachment_id: &str) -> String {
-        self.sources
-            .get(attachment_id)
-            .map(|json| card_text(json))
-            .unwrap_or_default()
+        self.sources.get(attachment_id).map(|json| card_text(json)).unwrap_or_default()
     }
 }
 
@@ -84,11 +73,7 @@ impl<'a> Cards<'a> {
 /// text remains.
 pub fn body_text(content_type: Option<&str>, content: &str, cards: &Cards) -> Option<String> {
     let is_html = content_type.is_some_and(|kind| kind.eq_ignore_ascii_case("html"));
-    let text = if is_html {
-        html_to_text(content, cards)
-    } else {
-        plain_to_text(content, cards)
-    };
+    let text = if is_html { html_to_text(content, cards) } else { plain_to_text(content, cards) };
     let trimmed = text.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
@@ -124,16 +109,8 @@ struct MarkerForm {
 }
 
 const MARKER_FORMS: [MarkerForm; 2] = [
-    MarkerForm {
-        start: "<attachment",
-        close: ">",
-        end_tag: "</attachment>",
-    },
-    MarkerForm {
-        start: "&lt;attachment",
-        close: "&gt;",
-        end_tag: "&lt;/attachment&gt;",
-    },
+    MarkerForm { start: "<attachment", close: ">", end_tag: "</attachment>" },
+    MarkerForm { start: "&lt;attachment", close: "&gt;", end_tag: "&lt;/attachment&gt;" },
 ];
 
 /// Finds the first attachment marker in `text`, raw or escaped, and returns its byte offset.
@@ -142,12 +119,7 @@ fn find_marker(text: &str) -> Option<(usize, Marker)> {
     loop {
         let (start, form) = MARKER_FORMS
             .iter()
-            .filter_map(|form| {
-                Some((
-                    search_from + find_ignore_case(&text[search_from..], form.start)?,
-                    form,
-                ))
-            })
+            .filter_map(|form| Some((search_from + find_ignore_case(&text[search_from..], form.start)?, form)))
             .min_by_key(|(at, _)| *at)?;
         match parse_marker(&text[start..], form) {
             Some(marker) => return Some((start, marker)),
@@ -180,10 +152,7 @@ fn parse_marker(text: &str, form: &MarkerForm) -> Option<Marker> {
 fn attribute(attributes: &str, name: &str) -> Option<String> {
     let mut rest = attributes;
     while let Some(at) = find_ignore_case(rest, name) {
-        let preceded_by_space = rest[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| c.is_whitespace() || c == '<');
+        let preceded_by_space = rest[..at].chars().next_back().is_none_or(|c| c.is_whitespace() || c == '<');
         let after = rest[at + name.len()..].trim_start();
         if preceded_by_space && let Some(value) = after.strip_prefix('=') {
             let value = value.trim_start();
@@ -193,11 +162,7 @@ fn attribute(attributes: &str, name: &str) -> Option<String> {
                     let inner = &value[1..];
                     inner[..inner.find(quote).unwrap_or(inner.len())].to_owned()
                 }
-                None => value
-                    .split(|c: char| c.is_whitespace() || c == '/')
-                    .next()
-                    .unwrap_or("")
-                    .to_owned(),
+                None => value.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("").to_owned(),
             });
         }
         rest = &rest[at + name.len()..];
@@ -260,12 +225,7 @@ fn parse_tag(text: &str) -> Option<Tag<'_>> {
     let inside = &text[1..];
     if let Some(comment) = inside.strip_prefix("!--") {
         let end = comment.find("-->").map_or(text.len(), |at| 1 + 3 + at + 3);
-        return Some(Tag {
-            name: "",
-            closing: false,
-            attributes: "",
-            len: end,
-        });
+        return Some(Tag { name: "", closing: false, attributes: "", len: end });
     }
     let (closing, name_start) = match inside.strip_prefix('/') {
         Some(after) => (true, after),
@@ -275,19 +235,13 @@ fn parse_tag(text: &str) -> Option<Tag<'_>> {
     if !(first.is_ascii_alphabetic() || first == '!' || first == '?') {
         return None;
     }
-    let name_len = name_start
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == ':'))
-        .unwrap_or(name_start.len());
+    let name_len =
+        name_start.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == ':')).unwrap_or(name_start.len());
     let name = &name_start[..name_len];
     let after_name = &name_start[name_len..];
     let end = tag_end(after_name)?;
     let len = text.len() - after_name.len() + end + 1;
-    Some(Tag {
-        name,
-        closing,
-        attributes: &after_name[..end],
-        len,
-    })
+    Some(Tag { name, closing, attributes: &after_name[..end], len })
 }
 
 /// Returns the offset of the `>` that ends a tag, skipping `>` inside quoted attribute values.
@@ -392,11 +346,7 @@ pub fn card_text(card_json: &str) -> String {
     if blocks.len() > 1 && blocks.iter().any(|block| !block.is_message_field) {
         blocks.retain(|block| !block.is_message_field);
     }
-    let texts: Vec<&str> = blocks
-        .iter()
-        .map(|block| block.text.trim())
-        .filter(|text| !text.is_empty())
-        .collect();
+    let texts: Vec<&str> = blocks.iter().map(|block| block.text.trim()).filter(|text| !text.is_empty()).collect();
     texts.join("\n")
 }
 
@@ -413,20 +363,13 @@ fn collect_blocks(element: &Value, blocks: &mut Vec<TextBlock>) {
             match object.get("type").and_then(Value::as_str) {
                 Some("TextBlock") => {
                     if let Some(text) = object.get("text").and_then(Value::as_str) {
-                        let is_message_field =
-                            object.get("id").and_then(Value::as_str) == Some("MessageTextField");
-                        blocks.push(TextBlock {
-                            text: text.to_owned(),
-                            is_message_field,
-                        });
+                        let is_message_field = object.get("id").and_then(Value::as_str) == Some("MessageTextField");
+                        blocks.push(TextBlock { text: text.to_owned(), is_message_field });
                     }
                 }
                 Some("RichTextBlock") => {
                     let text = rich_text(object.get("inlines"));
-                    blocks.push(TextBlock {
-                        text,
-                        is_message_field: false,
-                    });
+                    blocks.push(TextBlock { text, is_message_field: false });
                 }
                 _ => {}
             }
@@ -460,16 +403,11 @@ fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
         return Some(0);
     }
     let needle = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .position(|window| window.eq_ignore_ascii_case(needle))
+    haystack.as_bytes().windows(needle.len()).position(|window| window.eq_ignore_ascii_case(needle))
 }
 
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
-    text.as_bytes()
-        .get(..prefix.len())
-        .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+    text.as_bytes().get(..prefix.len()).is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 #[cfg(test)]
@@ -492,8 +430,7 @@ mod tests {
 
     #[test]
     fn html_marker_takes_card_text() {
-        let card =
-            r#"{"type":"AdaptiveCard","body":[{"type":"TextBlock","text":"Hello **you**"}]}"#;
+        let card = r#"{"type":"AdaptiveCard","body":[{"type":"TextBlock","text":"Hello **you**"}]}"#;
         let attachments = [card_attachment("a1", card)];
         assert_eq!(
             text_of("html", r#"<attachment id="a1"></attachment>"#, &attachments).as_deref(),
@@ -525,39 +462,21 @@ mod tests {
 
     #[test]
     fn malformed_cards_give_no_text() {
-        for card in [
-            "",
-            "not json",
-            "{\"body\":",
-            "[1,2]",
-            "{\"body\":{\"type\":\"TextBlock\",\"text\":7}}",
-            "null",
-        ] {
+        for card in ["", "not json", "{\"body\":", "[1,2]", "{\"body\":{\"type\":\"TextBlock\",\"text\":7}}", "null"] {
             assert_eq!(card_text(card), "", "{card:?}");
         }
         let deep = "[".repeat(100_000);
         assert_eq!(card_text(&deep), "");
         let attachments = [card_attachment("a1", "{oops")];
-        assert_eq!(
-            text_of("html", r#"<attachment id="a1"></attachment>"#, &attachments),
-            None
-        );
+        assert_eq!(text_of("html", r#"<attachment id="a1"></attachment>"#, &attachments), None);
     }
 
     #[test]
     fn plain_text_markers_are_removed() {
-        let raw =
-            r#"what was this meeting about?<attachment id="19:meeting_x@thread.v2"></attachment>"#;
-        assert_eq!(
-            text_of("text", raw, &[]).as_deref(),
-            Some("what was this meeting about?")
-        );
-        let escaped =
-            r#"what was this meeting about?&lt;attachment id="19:m"&gt;&lt;/attachment&gt;"#;
-        assert_eq!(
-            text_of("text", escaped, &[]).as_deref(),
-            Some("what was this meeting about?")
-        );
+        let raw = r#"what was this meeting about?<attachment id="19:meeting_x@thread.v2"></attachment>"#;
+        assert_eq!(text_of("text", raw, &[]).as_deref(), Some("what was this meeting about?"));
+        let escaped = r#"what was this meeting about?&lt;attachment id="19:m"&gt;&lt;/attachment&gt;"#;
+        assert_eq!(text_of("text", escaped, &[]).as_deref(), Some("what was this meeting about?"));
         let quoted = "a &lt;attachment id=&quot;x&quot;&gt;&lt;/attachment&gt; b";
         assert_eq!(text_of("text", quoted, &[]).as_deref(), Some("a  b"));
     }
@@ -570,17 +489,10 @@ mod tests {
 
     #[test]
     fn html_tags_and_entities() {
-        let html =
-            "<p>Hi&nbsp;<at id=\"0\">Zo&euml;</at>,</p><p>a&lt;b &amp;&#233;&#x1F389;<br/>next</p>";
-        assert_eq!(
-            text_of("html", html, &[]).as_deref(),
-            Some("Hi\u{a0}Zoë,\na<b &é🎉\nnext")
-        );
+        let html = "<p>Hi&nbsp;<at id=\"0\">Zo&euml;</at>,</p><p>a&lt;b &amp;&#233;&#x1F389;<br/>next</p>";
+        assert_eq!(text_of("html", html, &[]).as_deref(), Some("Hi\u{a0}Zoë,\na<b &é🎉\nnext"));
         let spaced = "  <div>one\n   two</div>\n\n<div>three</div> ";
-        assert_eq!(
-            text_of("html", spaced, &[]).as_deref(),
-            Some("one two\nthree")
-        );
+        assert_eq!(text_of("html", spaced, &[]).as_deref(), Some("one two\nthree"));
     }
 
     #[test]
@@ -593,36 +505,18 @@ mod tests {
     fn malformed_html_keeps_text() {
         assert_eq!(text_of("html", "a < b", &[]).as_deref(), Some("a < b"));
         assert_eq!(text_of("html", "a <b", &[]).as_deref(), Some("a <b"));
-        assert_eq!(
-            text_of("html", "x<!-- never closed", &[]).as_deref(),
-            Some("x")
-        );
-        assert_eq!(
-            text_of("html", "<b title=\"a>b\">bold</b>", &[]).as_deref(),
-            Some("bold")
-        );
-        assert_eq!(
-            text_of("html", "<script>alert(1)</script>ok<style>p{}", &[]).as_deref(),
-            Some("ok")
-        );
-        assert_eq!(
-            text_of("html", "<attachment id=\"x\"", &[]).as_deref(),
-            Some("<attachment id=\"x\"")
-        );
-        assert_eq!(
-            text_of("html", "&lt;attachment id=\"x\"", &[]).as_deref(),
-            Some("<attachment id=\"x\"")
-        );
+        assert_eq!(text_of("html", "x<!-- never closed", &[]).as_deref(), Some("x"));
+        assert_eq!(text_of("html", "<b title=\"a>b\">bold</b>", &[]).as_deref(), Some("bold"));
+        assert_eq!(text_of("html", "<script>alert(1)</script>ok<style>p{}", &[]).as_deref(), Some("ok"));
+        assert_eq!(text_of("html", "<attachment id=\"x\"", &[]).as_deref(), Some("<attachment id=\"x\""));
+        assert_eq!(text_of("html", "&lt;attachment id=\"x\"", &[]).as_deref(), Some("<attachment id=\"x\""));
         assert_eq!(text_of("html", "é<é>ü</", &[]).as_deref(), Some("é<é>ü</"));
     }
 
     #[test]
     fn empty_bodies_have_no_text() {
         assert_eq!(text_of("html", "", &[]), None);
-        assert_eq!(
-            text_of("html", "<attachment id=\"missing\"></attachment>", &[]),
-            None
-        );
+        assert_eq!(text_of("html", "<attachment id=\"missing\"></attachment>", &[]), None);
         assert_eq!(text_of("text", "   ", &[]), None);
     }
 
@@ -630,28 +524,18 @@ mod tests {
     fn other_attachment_types_give_no_text() {
         let mut attachment = card_attachment("a1", r#"{"body":[{"type":"TextBlock","text":"x"}]}"#);
         attachment.content_type = Some("reference".into());
-        assert_eq!(
-            text_of("html", "<attachment id=\"a1\"></attachment>", &[attachment]),
-            None
-        );
+        assert_eq!(text_of("html", "<attachment id=\"a1\"></attachment>", &[attachment]), None);
     }
 
     #[test]
     fn marker_attribute_forms() {
-        let attachments = [card_attachment(
-            "a 1",
-            r#"{"body":[{"type":"TextBlock","text":"card"}]}"#,
-        )];
+        let attachments = [card_attachment("a 1", r#"{"body":[{"type":"TextBlock","text":"card"}]}"#)];
         for html in [
             "<ATTACHMENT ID='a 1'/>",
             "<attachment data-x=\"1\" id=\"a 1\">  </attachment>",
             "<attachment id=\"a&#32;1\"></attachment>",
         ] {
-            assert_eq!(
-                text_of("html", html, &attachments).as_deref(),
-                Some("card"),
-                "{html}"
-            );
+            assert_eq!(text_of("html", html, &attachments).as_deref(), Some("card"), "{html}");
         }
     }
 }

@@ -176,11 +176,7 @@ impl TokenProvider {
 
     /// POSTs the token request, retrying throttling, server faults and transport failures like
     /// Graph requests. A rejected credential fails at once.
-    async fn request_token(
-        &self,
-        endpoint: &Url,
-        form: &[(&str, &str)],
-    ) -> Result<CachedToken, GraphError> {
+    async fn request_token(&self, endpoint: &Url, form: &[(&str, &str)]) -> Result<CachedToken, GraphError> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -283,16 +279,12 @@ async fn read_federated_token(path: &PathBuf) -> Result<Secret, GraphError> {
 }
 
 async fn read_token_file(path: &PathBuf) -> Result<CachedToken, GraphError> {
-    let text = tokio::fs::read_to_string(path).await.map_err(|error| GraphError::TokenFile {
-        path: path.display().to_string(),
-        message: error.to_string(),
-    })?;
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|error| GraphError::TokenFile { path: path.display().to_string(), message: error.to_string() })?;
     let value = text.trim().to_owned();
     if value.is_empty() {
-        return Err(GraphError::TokenFile {
-            path: path.display().to_string(),
-            message: "the file is empty".into(),
-        });
+        return Err(GraphError::TokenFile { path: path.display().to_string(), message: "the file is empty".into() });
     }
     let lifetime = claims(&value)
         .and_then(|claims| claims.exp)

@@ -47,33 +47,15 @@ impl ClientCertificate {
     /// Loads the first certificate of `certificate_path` and the private key of `key_path`, or
     /// of the certificate file when `key_path` is `None`. An encrypted PKCS#8 key needs
     /// `passphrase`. Errors name the file and the fix.
-    pub fn load(
-        certificate_path: &Path,
-        key_path: Option<&Path>,
-        passphrase: Option<&Secret>,
-    ) -> Result<Self, String> {
+    pub fn load(certificate_path: &Path, key_path: Option<&Path>, passphrase: Option<&Secret>) -> Result<Self, String> {
         let certificate_pem = read(certificate_path)?;
         let certificate = CertificateDer::pem_slice_iter(&certificate_pem)
             .next()
-            .ok_or_else(|| {
-                format!(
-                    "{} contains no PEM CERTIFICATE block",
-                    certificate_path.display()
-                )
-            })?
-            .map_err(|error| {
-                format!(
-                    "{} has an invalid CERTIFICATE block: {error}",
-                    certificate_path.display()
-                )
-            })?;
+            .ok_or_else(|| format!("{} contains no PEM CERTIFICATE block", certificate_path.display()))?
+            .map_err(|error| format!("{} has an invalid CERTIFICATE block: {error}", certificate_path.display()))?;
 
         let key_path = key_path.unwrap_or(certificate_path);
-        let key_pem = if key_path == certificate_path {
-            certificate_pem.clone()
-        } else {
-            read(key_path)?
-        };
+        let key_pem = if key_path == certificate_path { certificate_pem.clone() } else { read(key_path)? };
         let key = load_key(key_path, &key_pem, passphrase)?;
         check_key_matches(&certificate, &key, certificate_path, key_path)?;
 
@@ -93,8 +75,7 @@ impl ClientCertificate {
     /// Signs a client assertion for `client_id`, addressed to the token endpoint `audience`,
     /// valid from `now` (Unix seconds) for ten minutes.
     pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<Secret, String> {
-        let header =
-            serde_json::json!({ "alg": "RS256", "typ": "JWT", "x5t#S256": self.thumbprint });
+        let header = serde_json::json!({ "alg": "RS256", "typ": "JWT", "x5t#S256": self.thumbprint });
         let claims = serde_json::json!({
             "aud": audience,
             "iss": client_id,
@@ -104,16 +85,10 @@ impl ClientCertificate {
             "nbf": now,
             "exp": now + ASSERTION_LIFETIME_SECONDS,
         });
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let signing_input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature = sign(&self.key, signing_input.as_bytes())?;
-        Ok(Secret::new(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature)
-        )))
+        Ok(Secret::new(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))))
     }
 }
 
@@ -123,13 +98,8 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 
 fn sign(key: &RsaKeyPair, message: &[u8]) -> Result<Vec<u8>, String> {
     let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        &RSA_PKCS1_SHA256,
-        &SystemRandom::new(),
-        message,
-        &mut signature,
-    )
-    .map_err(|_| "signing the client assertion failed".to_owned())?;
+    key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+        .map_err(|_| "signing the client assertion failed".to_owned())?;
     Ok(signature)
 }
 
@@ -145,25 +115,19 @@ fn load_key(path: &Path, pem: &[u8], passphrase: Option<&Secret>) -> Result<RsaK
     }
     if let Some(block) = encrypted_block(&text) {
         let Some(passphrase) = passphrase else {
-            return Err(format!(
-                "the private key in {shown} is encrypted; put its passphrase in {}",
-                PASSPHRASE_ENV
-            ));
+            return Err(format!("the private key in {shown} is encrypted; put its passphrase in {}", PASSPHRASE_ENV));
         };
-        let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes()).map_err(|error| {
-            format!("{shown} has an invalid ENCRYPTED PRIVATE KEY block: {error}")
-        })?;
-        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|error| {
-            format!("{shown} has an invalid ENCRYPTED PRIVATE KEY block: {error}")
-        })?;
+        let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes())
+            .map_err(|error| format!("{shown} has an invalid ENCRYPTED PRIVATE KEY block: {error}"))?;
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+            .map_err(|error| format!("{shown} has an invalid ENCRYPTED PRIVATE KEY block: {error}"))?;
         let decrypted = info.decrypt(passphrase.expose()).map_err(|_| {
             format!(
                 "cannot decrypt the private key in {shown}: the passphrase in {} is wrong, or the cipher is not PBES2 with AES",
                 PASSPHRASE_ENV
             )
         })?;
-        return RsaKeyPair::from_pkcs8(decrypted.as_bytes())
-            .map_err(|error| rejected_key(path, error));
+        return RsaKeyPair::from_pkcs8(decrypted.as_bytes()).map_err(|error| rejected_key(path, error));
     }
     let key = PrivateKeyDer::from_pem_slice(pem).map_err(|error| {
         format!("{shown} contains no usable PEM private key ({error}); give the key with --client-certificate-key")
@@ -228,9 +192,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/certificates")
-            .join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certificates").join(name)
     }
 
     fn decode(part: &str) -> serde_json::Value {
@@ -239,22 +201,15 @@ mod tests {
 
     #[test]
     fn assertion_has_header_claims_and_valid_signature() {
-        let certificate =
-            ClientCertificate::load(&fixture("client.crt"), Some(&fixture("client.key")), None)
-                .expect("certificate loads");
-        let der = CertificateDer::pem_file_iter(fixture("client.crt"))
-            .expect("file")
-            .next()
-            .expect("one")
-            .expect("der");
-        let expected =
-            URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, der.as_ref()));
+        let certificate = ClientCertificate::load(&fixture("client.crt"), Some(&fixture("client.key")), None)
+            .expect("certificate loads");
+        let der =
+            CertificateDer::pem_file_iter(fixture("client.crt")).expect("file").next().expect("one").expect("der");
+        let expected = URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, der.as_ref()));
         assert_eq!(certificate.thumbprint(), expected);
 
         let endpoint = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token";
-        let assertion = certificate
-            .assertion("app-1", endpoint, 1_800_000_000)
-            .expect("signed");
+        let assertion = certificate.assertion("app-1", endpoint, 1_800_000_000).expect("signed");
         let parts: Vec<&str> = assertion.expose().split('.').collect();
         assert_eq!(parts.len(), 3);
         let header = decode(parts[0]);
@@ -272,13 +227,7 @@ mod tests {
         let parsed = webpki::EndEntityCert::try_from(&der).expect("parsed");
         let signed = format!("{}.{}", parts[0], parts[1]);
         assert!(
-            parsed
-                .verify_signature(
-                    webpki::ring::RSA_PKCS1_2048_8192_SHA256,
-                    signed.as_bytes(),
-                    &signature
-                )
-                .is_ok()
+            parsed.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature).is_ok()
         );
     }
 
@@ -289,11 +238,7 @@ mod tests {
             ("client.crt", Some("client.key"), None),
             ("client.crt", Some("client-pkcs1.key"), None),
             ("client-combined.pem", None, None),
-            (
-                "client.crt",
-                Some("client-encrypted.key"),
-                Some(&passphrase),
-            ),
+            ("client.crt", Some("client-encrypted.key"), Some(&passphrase)),
         ];
         for (certificate, key, passphrase) in cases {
             let key = key.map(fixture);
@@ -306,39 +251,27 @@ mod tests {
     fn key_problems_name_the_fix() {
         let crt = fixture("client.crt");
         let encrypted = fixture("client-encrypted.key");
-        let error =
-            ClientCertificate::load(&crt, Some(&encrypted), None).expect_err("no passphrase");
+        let error = ClientCertificate::load(&crt, Some(&encrypted), None).expect_err("no passphrase");
         assert!(error.contains(PASSPHRASE_ENV), "{error}");
 
         let wrong = Secret::new("wrong-passphrase");
-        let error = ClientCertificate::load(&crt, Some(&encrypted), Some(&wrong))
-            .expect_err("wrong passphrase");
+        let error = ClientCertificate::load(&crt, Some(&encrypted), Some(&wrong)).expect_err("wrong passphrase");
         assert!(error.contains("passphrase"), "{error}");
-        assert!(
-            !error.contains("wrong-passphrase"),
-            "the passphrase leaked: {error}"
-        );
+        assert!(!error.contains("wrong-passphrase"), "the passphrase leaked: {error}");
 
-        let error = ClientCertificate::load(&crt, Some(&fixture("other.key")), None)
-            .expect_err("other key");
-        assert!(
-            error.contains("does not belong to the certificate"),
-            "{error}"
-        );
+        let error = ClientCertificate::load(&crt, Some(&fixture("other.key")), None).expect_err("other key");
+        assert!(error.contains("does not belong to the certificate"), "{error}");
 
-        let error =
-            ClientCertificate::load(&crt, None, None).expect_err("no key in the certificate file");
+        let error = ClientCertificate::load(&crt, None, None).expect_err("no key in the certificate file");
         assert!(error.contains("--client-certificate-key"), "{error}");
 
-        let error = ClientCertificate::load(&fixture("client.key"), None, None)
-            .expect_err("no certificate");
+        let error = ClientCertificate::load(&fixture("client.key"), None, None).expect_err("no certificate");
         assert!(error.contains("no PEM CERTIFICATE block"), "{error}");
     }
 
     #[test]
     fn debug_hides_the_key() {
-        let certificate =
-            ClientCertificate::load(&fixture("client-combined.pem"), None, None).expect("loads");
+        let certificate = ClientCertificate::load(&fixture("client-combined.pem"), None, None).expect("loads");
         let text = format!("{certificate:?}");
         assert!(text.contains("<redacted>"), "{text}");
         assert!(!text.contains("MII"), "{text}");

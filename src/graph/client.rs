@@ -82,10 +82,8 @@ impl GraphClient {
     /// Checks that a URL from a response may receive the token: same scheme, host and port as
     /// the configured Graph URL. Anything else would leak the token to a third party.
     pub fn check_link(&self, link: &str) -> Result<Url, GraphError> {
-        let url = Url::parse(link).map_err(|error| GraphError::InvalidUrl {
-            url: link.to_owned(),
-            reason: error.to_string(),
-        })?;
+        let url = Url::parse(link)
+            .map_err(|error| GraphError::InvalidUrl { url: link.to_owned(), reason: error.to_string() })?;
         let same_origin = url.scheme() == self.graph_url.scheme()
             && url.host_str() == self.graph_url.host_str()
             && url.port_or_known_default() == self.graph_url.port_or_known_default();
@@ -284,13 +282,7 @@ mod tests {
     fn client(graph_url: &str) -> GraphClient {
         let http = reqwest::Client::new();
         let tokens = TokenProvider::new(Credential::TokenFile("/nonexistent".into()), http.clone());
-        GraphClient::new(
-            http,
-            Url::parse(graph_url).expect("url"),
-            tokens,
-            25.0,
-            RetryConfig::default(),
-        )
+        GraphClient::new(http, Url::parse(graph_url).expect("url"), tokens, 25.0, RetryConfig::default())
     }
 
     #[test]
@@ -303,11 +295,9 @@ mod tests {
     #[test]
     fn foreign_links_are_refused() {
         let client = client("http://127.0.0.1:8080/v1.0");
-        for link in [
-            "http://evil.example/v1.0/users",
-            "https://127.0.0.1:8080/v1.0/users",
-            "http://127.0.0.1:9090/v1.0/users",
-        ] {
+        for link in
+            ["http://evil.example/v1.0/users", "https://127.0.0.1:8080/v1.0/users", "http://127.0.0.1:9090/v1.0/users"]
+        {
             let error = client.check_link(link).expect_err(link);
             assert!(matches!(error, GraphError::ForeignLink { .. }), "{link}: {error}");
         }

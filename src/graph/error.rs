@@ -42,9 +42,7 @@ impl ApiError {
     /// Reads a Graph error body. A body that is not Graph's shape (a proxy's HTML page, say)
     /// keeps the status, with the response headers' request ids when present.
     pub fn from_response(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Self {
-        let header = |name: &str| {
-            headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
-        };
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
         let mut error = ApiError {
             status,
             request_id: header("request-id"),
@@ -144,9 +142,7 @@ impl GraphError {
     /// asks for.
     pub fn request_ids(&self) -> (Option<&str>, Option<&str>) {
         match self {
-            GraphError::Api { error, .. } => {
-                (error.request_id.as_deref(), error.client_request_id.as_deref())
-            }
+            GraphError::Api { error, .. } => (error.request_id.as_deref(), error.client_request_id.as_deref()),
             GraphError::Transport { request_id, client_request_id, .. } => {
                 (request_id.as_deref(), Some(client_request_id.as_str()))
             }
@@ -199,9 +195,7 @@ impl GraphError {
     /// Classifies the error for one user's interaction window.
     pub fn user_outcome(&self) -> UserOutcome {
         match self {
-            GraphError::Api { error, .. } if error.code == "MailboxNotEnabledForRESTAPI" => {
-                UserOutcome::NotFound
-            }
+            GraphError::Api { error, .. } if error.code == "MailboxNotEnabledForRESTAPI" => UserOutcome::NotFound,
             GraphError::Api { error, .. } if error.status == 403 => UserOutcome::NotLicensed,
             GraphError::Api { error, .. } if error.status == 404 => UserOutcome::NotFound,
             _ => UserOutcome::Failed,
@@ -236,10 +230,7 @@ mod tests {
         assert_eq!(error.code, "Forbidden");
         assert_eq!(error.message, "UnknownError");
         assert_eq!(error.request_id.as_deref(), Some("55654d50-3ec1-42fb-b56e-f10695cd0cfd"));
-        assert_eq!(
-            error.client_request_id.as_deref(),
-            Some("99654d50-3ec1-42fb-b56e-310695cd0cfd")
-        );
+        assert_eq!(error.client_request_id.as_deref(), Some("99654d50-3ec1-42fb-b56e-310695cd0cfd"));
     }
 
     #[test]

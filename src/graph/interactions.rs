@@ -91,11 +91,8 @@ pub fn first_page_url(
         odata_time(window.end)
     );
     if !query.app_classes.is_empty() {
-        let clauses: Vec<String> = query
-            .app_classes
-            .iter()
-            .map(|app| format!("appClass eq '{}'", app.replace('\'', "''")))
-            .collect();
+        let clauses: Vec<String> =
+            query.app_classes.iter().map(|app| format!("appClass eq '{}'", app.replace('\'', "''"))).collect();
         filter.push_str(&format!(" and ({})", clauses.join(" or ")));
     }
 
@@ -251,12 +248,8 @@ mod tests {
     #[test]
     fn first_url_has_both_strict_bounds() {
         let graph = Url::parse("https://graph.microsoft.com/v1.0").expect("url");
-        let url = first_page_url(&graph, "u@contoso.com", window(), &InteractionQuery::default())
-            .expect("url");
-        assert_eq!(
-            url.path(),
-            "/v1.0/copilot/users/u@contoso.com/interactionHistory/getAllEnterpriseInteractions"
-        );
+        let url = first_page_url(&graph, "u@contoso.com", window(), &InteractionQuery::default()).expect("url");
+        assert_eq!(url.path(), "/v1.0/copilot/users/u@contoso.com/interactionHistory/getAllEnterpriseInteractions");
         assert_eq!(
             filter_of(&url),
             "createdDateTime gt 2026-10-31T23:59:59.999999Z and createdDateTime lt 2026-12-01T00:00:00.000000Z"
@@ -273,9 +266,10 @@ mod tests {
             model: Some("A".into()),
         };
         let url = first_page_url(&graph, "u1", window(), &query).expect("url");
-        assert!(filter_of(&url).ends_with(
-            " and (appClass eq 'IPM.SkypeTeams.Message.Copilot.Word' or appClass eq 'O''Brien')"
-        ));
+        assert!(
+            filter_of(&url)
+                .ends_with(" and (appClass eq 'IPM.SkypeTeams.Message.Copilot.Word' or appClass eq 'O''Brien')")
+        );
         assert!(url.query_pairs().any(|(k, v)| k == "model" && v == "A"));
     }
 

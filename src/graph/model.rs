@@ -225,14 +225,21 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_field() {
-        let json = r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z","mentions":[{"mentionId":"zero"}]}"#;
+        let json =
+            r#"{"id":"1","sessionId":"s","createdDateTime":"2025-01-01T00:00:00Z","mentions":[{"mentionId":"zero"}]}"#;
         let error = parse(json).expect_err("string mentionId");
         assert_eq!(error.path, "mentions[0].mentionId");
     }
 
     #[test]
     fn non_objects_are_named() {
-        for (json, kind) in [("42", "a number"), ("\"secret\"", "a string"), ("null", "null"), ("[{}]", "an array"), ("true", "a boolean")] {
+        for (json, kind) in [
+            ("42", "a number"),
+            ("\"secret\"", "a string"),
+            ("null", "null"),
+            ("[{}]", "an array"),
+            ("true", "a boolean"),
+        ] {
             let error = parse(json).expect_err(json);
             assert_eq!(error.path, ".", "{json}");
             assert_eq!(error.message, format!("the record is {kind}, not a JSON object"));
@@ -250,8 +257,7 @@ mod tests {
 
     #[test]
     fn missing_session_id_is_rejected() {
-        let error = parse(r#"{"id":"1","createdDateTime":"2025-01-01T00:00:00Z"}"#)
-            .expect_err("no sessionId");
+        let error = parse(r#"{"id":"1","createdDateTime":"2025-01-01T00:00:00Z"}"#).expect_err("no sessionId");
         assert!(error.message.contains("sessionId"), "{}", error.message);
     }
 }

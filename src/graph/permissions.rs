@@ -25,12 +25,9 @@ impl UserListing {
     fn accepted(self) -> &'static [&'static str] {
         match self {
             UserListing::None => &[],
-            UserListing::LicensedUsers => &[
-                "User.Read.All",
-                "User.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
+            UserListing::LicensedUsers => {
+                &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+            }
             UserListing::GroupMembers => &[
                 "GroupMember.Read.All",
                 "Group.Read.All",
@@ -48,9 +45,7 @@ impl UserListing {
             UserListing::LicensedUsers => {
                 "listing the users who hold a license needs it (or pass --user or --users-file)"
             }
-            UserListing::GroupMembers => {
-                "listing the members of --group needs it (or pass --user or --users-file)"
-            }
+            UserListing::GroupMembers => "listing the members of --group needs it (or pass --user or --users-file)",
         }
     }
 }
@@ -63,11 +58,7 @@ pub fn check_roles(token: &Secret, listing: UserListing) -> Result<(), GraphErro
         return Ok(());
     };
     let roles = claims.roles;
-    let shown = if roles.is_empty() {
-        "none".to_owned()
-    } else {
-        roles.join(", ")
-    };
+    let shown = if roles.is_empty() { "none".to_owned() } else { roles.join(", ") };
     let has = |permission: &str| roles.iter().any(|role| role == permission);
 
     if !has(INTERACTION_PERMISSION) {
@@ -97,20 +88,15 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn token(roles: &[&str]) -> Secret {
-        let payload =
-            URL_SAFE_NO_PAD.encode(serde_json::json!({ "exp": 1, "roles": roles }).to_string());
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::json!({ "exp": 1, "roles": roles }).to_string());
         Secret::new(format!("e30.{payload}.sig"))
     }
 
     #[test]
     fn interaction_permission_is_required() {
-        let error =
-            check_roles(&token(&["User.Read.All"]), UserListing::None).expect_err("missing");
+        let error = check_roles(&token(&["User.Read.All"]), UserListing::None).expect_err("missing");
         let text = error.to_string();
-        assert!(
-            text.contains("lacks the application permission AiEnterpriseInteraction.Read.All"),
-            "{text}"
-        );
+        assert!(text.contains("lacks the application permission AiEnterpriseInteraction.Read.All"), "{text}");
         assert!(text.contains("its roles: User.Read.All"), "{text}");
         assert!(text.contains("grant admin consent"), "{text}");
         assert!(error.is_fatal_for_run());
@@ -120,20 +106,10 @@ mod tests {
     fn listing_needs_a_directory_permission() {
         let only_interactions = token(&[INTERACTION_PERMISSION]);
         assert!(check_roles(&only_interactions, UserListing::None).is_ok());
-        let error = check_roles(&only_interactions, UserListing::LicensedUsers)
-            .expect_err("no User.Read.All");
-        assert!(
-            error.to_string().contains("permission User.Read.All"),
-            "{error}"
-        );
-        let error = check_roles(&only_interactions, UserListing::GroupMembers)
-            .expect_err("no GroupMember.Read.All");
-        assert!(
-            error
-                .to_string()
-                .contains("permission GroupMember.Read.All"),
-            "{error}"
-        );
+        let error = check_roles(&only_interactions, UserListing::LicensedUsers).expect_err("no User.Read.All");
+        assert!(error.to_string().contains("permission User.Read.All"), "{error}");
+        let error = check_roles(&only_interactions, UserListing::GroupMembers).expect_err("no GroupMember.Read.All");
+        assert!(error.to_string().contains("permission GroupMember.Read.All"), "{error}");
 
         let directory = token(&[INTERACTION_PERMISSION, "Directory.Read.All"]);
         assert!(check_roles(&directory, UserListing::LicensedUsers).is_ok());

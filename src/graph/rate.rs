@@ -102,10 +102,7 @@ impl RateLimiter {
         bucket.tokens = 0.0;
         // Time spent paused earns neither tokens nor recovery.
         bucket.updated = bucket.paused_until.max(now);
-        Throttled {
-            rate: bucket.rate,
-            lowered,
-        }
+        Throttled { rate: bucket.rate, lowered }
     }
 
     /// The current refill rate in requests per second.

@@ -41,10 +41,7 @@ impl RetryConfig {
             return hint.min(self.max_backoff);
         }
         let exponent = retry.saturating_sub(1).min(20);
-        let ceiling = self
-            .initial_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.max_backoff);
+        let ceiling = self.initial_backoff.saturating_mul(1 << exponent).min(self.max_backoff);
         // Full jitter: a uniform wait in [0, ceiling] spreads retries of many users apart.
         let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::rng().random_range(0..=millis))
@@ -76,10 +73,7 @@ mod tests {
     fn delay_grows_within_ceiling() {
         let config = RetryConfig::default();
         for retry in 1..=12 {
-            let ceiling = config
-                .initial_backoff
-                .saturating_mul(1 << (retry - 1))
-                .min(config.max_backoff);
+            let ceiling = config.initial_backoff.saturating_mul(1 << (retry - 1)).min(config.max_backoff);
             assert!(config.delay(retry, None) <= ceiling);
         }
     }
@@ -87,15 +81,9 @@ mod tests {
     #[test]
     fn server_hint_wins_unless_zero() {
         let config = RetryConfig::default();
-        assert_eq!(
-            config.delay(1, Some(Duration::from_secs(7))),
-            Duration::from_secs(7)
-        );
+        assert_eq!(config.delay(1, Some(Duration::from_secs(7))), Duration::from_secs(7));
         assert!(config.delay(1, Some(Duration::ZERO)) <= config.initial_backoff);
-        assert_eq!(
-            config.delay(1, Some(Duration::from_secs(3600))),
-            config.max_backoff
-        );
+        assert_eq!(config.delay(1, Some(Duration::from_secs(3600))), config.max_backoff);
     }
 
     #[test]
@@ -103,30 +91,17 @@ mod tests {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::RETRY_AFTER, "12".parse().expect("header"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(12)));
-        headers.insert(
-            reqwest::header::RETRY_AFTER,
-            "soon".parse().expect("header"),
-        );
+        headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().expect("header"));
         assert_eq!(retry_after(&headers), None);
     }
 
     #[test]
     fn bounds_stop_retries() {
-        let config = RetryConfig {
-            max_retries: 2,
-            max_elapsed: Duration::from_secs(10),
-            ..RetryConfig::default()
-        };
+        let config = RetryConfig { max_retries: 2, max_elapsed: Duration::from_secs(10), ..RetryConfig::default() };
         let second = Duration::from_secs(1);
         assert!(config.allows(1, Duration::ZERO, second));
         assert!(config.allows(2, Duration::from_secs(8), second));
-        assert!(
-            !config.allows(3, Duration::ZERO, second),
-            "past max_retries"
-        );
-        assert!(
-            !config.allows(1, Duration::from_secs(9), Duration::from_secs(2)),
-            "past max_elapsed"
-        );
+        assert!(!config.allows(3, Duration::ZERO, second), "past max_retries");
+        assert!(!config.allows(1, Duration::from_secs(9), Duration::from_secs(2)), "past max_elapsed");
     }
 }

@@ -34,8 +34,7 @@ pub fn repair_lone_surrogates(input: &[u8]) -> (Cow<'_, [u8]>, usize) {
             }
             b'\\' => match unicode_escape(input, index) {
                 Some(unit)
-                    if is_high_surrogate(unit)
-                        && unicode_escape(input, index + 6).is_some_and(is_low_surrogate) =>
+                    if is_high_surrogate(unit) && unicode_escape(input, index + 6).is_some_and(is_low_surrogate) =>
                 {
                     index += 12;
                 }
@@ -145,34 +144,22 @@ mod tests {
 
     fn repair(text: &str) -> (String, usize) {
         let (bytes, count) = repair_lone_surrogates(text.as_bytes());
-        (
-            String::from_utf8(bytes.into_owned()).expect("UTF-8 stays UTF-8"),
-            count,
-        )
+        (String::from_utf8(bytes.into_owned()).expect("UTF-8 stays UTF-8"), count)
     }
 
     #[test]
     fn lone_surrogates_become_replacement_characters() {
-        assert_eq!(
-            repair(r#"{"a":"x\ud800y"}"#),
-            (r#"{"a":"x\ufffdy"}"#.into(), 1)
-        );
+        assert_eq!(repair(r#"{"a":"x\ud800y"}"#), (r#"{"a":"x\ufffdy"}"#.into(), 1));
         assert_eq!(repair(r#"{"a":"\uDC00"}"#), (r#"{"a":"\ufffd"}"#.into(), 1));
         assert_eq!(repair(r#"{"a":"\ud83d"}"#), (r#"{"a":"\ufffd"}"#.into(), 1));
-        assert_eq!(
-            repair(r#"["\ud800\ud800\udc00"]"#),
-            (r#"["\ufffd\ud800\udc00"]"#.into(), 1)
-        );
+        assert_eq!(repair(r#"["\ud800\ud800\udc00"]"#), (r#"["\ufffd\ud800\udc00"]"#.into(), 1));
     }
 
     #[test]
     fn valid_text_is_borrowed_unchanged() {
-        for text in [
-            r#"{"a":"\ud83d\ude00 smile"}"#,
-            r#"{"a":"\\ud800 is an escaped backslash"}"#,
-            r#"{"a":"\u00e9\n"}"#,
-            "",
-        ] {
+        for text in
+            [r#"{"a":"\ud83d\ude00 smile"}"#, r#"{"a":"\\ud800 is an escaped backslash"}"#, r#"{"a":"\u00e9\n"}"#, ""]
+        {
             let (bytes, count) = repair_lone_surrogates(text.as_bytes());
             assert!(matches!(bytes, Cow::Borrowed(_)), "{text}");
             assert_eq!(count, 0, "{text}");
@@ -181,10 +168,7 @@ mod tests {
 
     #[test]
     fn escaped_quote_keeps_the_string_open() {
-        assert_eq!(
-            repair(r#"{"a":"\"\ud800"}"#),
-            (r#"{"a":"\"\ufffd"}"#.into(), 1)
-        );
+        assert_eq!(repair(r#"{"a":"\"\ud800"}"#), (r#"{"a":"\"\ufffd"}"#.into(), 1));
     }
 
     #[test]
@@ -201,12 +185,8 @@ mod tests {
 
     #[test]
     fn quoted_strings_are_redacted() {
-        let message =
-            r#"invalid type: string "my \"secret\" prompt", expected i32 at line 1 column 9"#;
-        assert_eq!(
-            redact_values(message),
-            "invalid type: string (redacted), expected i32 at line 1 column 9"
-        );
+        let message = r#"invalid type: string "my \"secret\" prompt", expected i32 at line 1 column 9"#;
+        assert_eq!(redact_values(message), "invalid type: string (redacted), expected i32 at line 1 column 9");
     }
 
     #[test]
@@ -227,9 +207,6 @@ mod tests {
 
     #[test]
     fn unterminated_quote_drops_the_tail() {
-        assert_eq!(
-            redact_values(r#"invalid value: string "abc"#),
-            "invalid value: string (redacted)"
-        );
+        assert_eq!(redact_values(r#"invalid value: string "abc"#), "invalid value: string (redacted)");
     }
 }

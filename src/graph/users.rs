@@ -40,11 +40,7 @@ pub async fn licensed_users(client: &GraphClient, skus: &[String]) -> Result<Vec
 
 /// Returns the ids of the users in an Entra group, nested groups included.
 pub async fn group_members(client: &GraphClient, group_id: &str) -> Result<Vec<String>, GraphError> {
-    let url = endpoint(
-        client.graph_url(),
-        &["groups", group_id, "transitiveMembers", "microsoft.graph.user"],
-        "",
-    )?;
+    let url = endpoint(client.graph_url(), &["groups", group_id, "transitiveMembers", "microsoft.graph.user"], "")?;
     let ids: BTreeSet<String> = list_ids(client, url).await?.into_iter().collect();
     Ok(ids.into_iter().collect())
 }
@@ -88,11 +84,7 @@ fn parse_user_page(body: &Bytes) -> Result<UserPage, String> {
 
 /// Reads a users file: one id or UPN a line; blank lines and lines starting with `#` are skipped.
 pub fn parse_users_file(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
+    text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_owned).collect()
 }
 
 #[cfg(test)]
@@ -102,10 +94,7 @@ mod tests {
     #[test]
     fn users_file_skips_comments_and_blanks() {
         let text = "# exported 2026-12-01\nalice@contoso.com\n\n  4db02e4b-d144-400e-b194-53253a34c5be  \r\n";
-        assert_eq!(
-            parse_users_file(text),
-            ["alice@contoso.com", "4db02e4b-d144-400e-b194-53253a34c5be"]
-        );
+        assert_eq!(parse_users_file(text), ["alice@contoso.com", "4db02e4b-d144-400e-b194-53253a34c5be"]);
     }
 
     #[test]

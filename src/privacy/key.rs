@@ -24,26 +24,17 @@ impl PrivacyKey {
     /// Makes a key of `bytes`, which must be at least [`MIN_KEY_BYTES`] long.
     pub fn new(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() < MIN_KEY_BYTES {
-            return Err(format!(
-                "holds {} byte(s), fewer than the {MIN_KEY_BYTES} a key needs",
-                bytes.len()
-            ));
+            return Err(format!("holds {} byte(s), fewer than the {MIN_KEY_BYTES} a key needs", bytes.len()));
         }
-        Ok(PrivacyKey {
-            key: hmac::Key::new(hmac::HMAC_SHA256, bytes),
-        })
+        Ok(PrivacyKey { key: hmac::Key::new(hmac::HMAC_SHA256, bytes) })
     }
 
     /// Reads a key file: its bytes without leading and trailing ASCII whitespace, so the line
     /// that `openssl rand -hex 32 > FILE` writes is a key of 64 bytes. Errors name `flag` and the
     /// path, never the content.
     pub fn read(flag: &str, path: &Path) -> Result<Self, String> {
-        let bytes = std::fs::read(path).map_err(|error| {
-            format!(
-                "cannot read the {flag} key file {}: {error}",
-                path.display()
-            )
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|error| format!("cannot read the {flag} key file {}: {error}", path.display()))?;
         PrivacyKey::new(bytes.trim_ascii()).map_err(|reason| {
             format!(
                 "the {flag} key file {} {reason}; create one with `openssl rand -hex 32 > {}`",
@@ -88,9 +79,7 @@ mod tests {
     #[test]
     fn hmac_matches_rfc_4231_case_2() {
         // RFC 4231 test case 2 uses the 4-byte key "Jefe", shorter than a key file may be.
-        let key = PrivacyKey {
-            key: hmac::Key::new(hmac::HMAC_SHA256, b"Jefe"),
-        };
+        let key = PrivacyKey { key: hmac::Key::new(hmac::HMAC_SHA256, b"Jefe") };
         assert_eq!(
             key.hash_hex("what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"

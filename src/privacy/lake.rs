@@ -98,13 +98,11 @@ async fn read(lake: &Lake) -> Result<Option<LakeSettings>, StateError> {
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
         Err(error) => return Err(store_error(error)),
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|error| StateError::Invalid {
-            path: path.to_string(),
-            location: lake.location.clone(),
-            message: error.to_string(),
-        })
+    serde_json::from_slice(&bytes).map(Some).map_err(|error| StateError::Invalid {
+        path: path.to_string(),
+        location: lake.location.clone(),
+        message: error.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -114,8 +112,7 @@ mod tests {
     use crate::sync::state::UserCursor;
 
     fn lake(dir: &std::path::Path) -> Lake {
-        crate::sink::store::open(&dir.display().to_string(), &Default::default())
-            .expect("local lake")
+        crate::sink::store::open(&dir.display().to_string(), &Default::default()).expect("local lake")
     }
 
     fn pseudonymizing(key: &[u8]) -> Privacy {
@@ -125,10 +122,7 @@ mod tests {
 
     fn with_data() -> LakeState {
         let mut state = LakeState::default();
-        let cursor = UserCursor {
-            cursor: chrono::Utc::now(),
-            run_id: "run-1".into(),
-        };
+        let cursor = UserCursor { cursor: chrono::Utc::now(), run_id: "run-1".into() };
         state.users.insert("u1".into(), cursor);
         state
     }
@@ -140,30 +134,20 @@ mod tests {
     async fn first_run_records_its_settings() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lake = lake(dir.path());
-        check(&lake, &LakeState::default(), &pseudonymizing(KEY_A))
-            .await
-            .expect("new lake");
+        check(&lake, &LakeState::default(), &pseudonymizing(KEY_A)).await.expect("new lake");
 
         let stored = read(&lake).await.expect("read").expect("settings file");
         assert_eq!(stored, LakeSettings::of(&pseudonymizing(KEY_A)));
         assert_eq!(stored.content, ContentMode::Drop);
-        assert!(
-            check(&lake, &with_data(), &pseudonymizing(KEY_A))
-                .await
-                .is_ok()
-        );
+        assert!(check(&lake, &with_data(), &pseudonymizing(KEY_A)).await.is_ok());
     }
 
     #[tokio::test]
     async fn lake_without_data_takes_new_settings() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lake = lake(dir.path());
-        check(&lake, &LakeState::default(), &pseudonymizing(KEY_A))
-            .await
-            .expect("first");
-        check(&lake, &LakeState::default(), &pseudonymizing(KEY_B))
-            .await
-            .expect("no data yet");
+        check(&lake, &LakeState::default(), &pseudonymizing(KEY_A)).await.expect("first");
+        check(&lake, &LakeState::default(), &pseudonymizing(KEY_B)).await.expect("no data yet");
 
         let stored = read(&lake).await.expect("read").expect("settings file");
         assert_eq!(stored, LakeSettings::of(&pseudonymizing(KEY_B)));
@@ -173,13 +157,9 @@ mod tests {
     async fn other_key_is_refused_once_data_landed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lake = lake(dir.path());
-        check(&lake, &LakeState::default(), &pseudonymizing(KEY_A))
-            .await
-            .expect("first");
+        check(&lake, &LakeState::default(), &pseudonymizing(KEY_A)).await.expect("first");
 
-        let error = check(&lake, &with_data(), &pseudonymizing(KEY_B))
-            .await
-            .expect_err("other key");
+        let error = check(&lake, &with_data(), &pseudonymizing(KEY_B)).await.expect_err("other key");
         let message = error.to_string();
         let fingerprint = |key| PrivacyKey::new(key).expect("key").fingerprint();
         assert!(message.contains(&fingerprint(KEY_A)), "{message}");
@@ -191,20 +171,9 @@ mod tests {
     async fn old_lake_with_data_is_plain() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lake = lake(dir.path());
-        assert!(
-            check(&lake, &with_data(), &Privacy::default())
-                .await
-                .is_ok()
-        );
+        assert!(check(&lake, &with_data(), &Privacy::default()).await.is_ok());
 
-        let error = check(&lake, &with_data(), &pseudonymizing(KEY_A))
-            .await
-            .expect_err("plain lake");
-        assert!(
-            error
-                .to_string()
-                .contains("written with --content keep and no --pseudonymize-users"),
-            "{error}"
-        );
+        let error = check(&lake, &with_data(), &pseudonymizing(KEY_A)).await.expect_err("plain lake");
+        assert!(error.to_string().contains("written with --content keep and no --pseudonymize-users"), "{error}");
     }
 }

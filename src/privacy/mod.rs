@@ -25,9 +25,7 @@ use crate::graph::interactions::Rejection;
 use crate::graph::model::{Identity, IdentitySet, Interaction};
 
 /// The treatment of message text in the lake.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContentMode {
     /// The text as Graph returns it.
@@ -61,15 +59,14 @@ impl Privacy {
                 return Err("--content hash needs a key: pass --content-key-file KEY_FILE, or --pseudonymize-users KEY_FILE to use that key for both".into());
             }
             (ContentMode::Keep | ContentMode::Drop, Some(_)) => {
-                return Err("a content key is used only with --content hash; add --content hash or remove --content-key-file".into());
+                return Err(
+                    "a content key is used only with --content hash; add --content hash or remove --content-key-file"
+                        .into(),
+                );
             }
             _ => {}
         }
-        Ok(Privacy {
-            content,
-            content_key: content_key.map(Arc::new),
-            user_key: user_key.map(Arc::new),
-        })
+        Ok(Privacy { content, content_key: content_key.map(Arc::new), user_key: user_key.map(Arc::new) })
     }
 
     pub fn content(&self) -> ContentMode {
@@ -169,10 +166,7 @@ fn transform_content(record: &mut Interaction, transform: Option<&dyn Fn(&str) -
 }
 
 fn pseudonymize_user(key: &PrivacyKey, identities: Option<&mut IdentitySet>) {
-    let Some(Identity {
-        id, display_name, ..
-    }) = identities.and_then(|set| set.user.as_mut())
-    else {
+    let Some(Identity { id, display_name, .. }) = identities.and_then(|set| set.user.as_mut()) else {
         return;
     };
     for value in [id, display_name] {
@@ -200,10 +194,7 @@ pub struct RejectedRecord {
     pub withheld: Option<Withheld>,
 }
 
-fn json_text<S: serde::Serializer>(
-    record: &Option<Box<RawValue>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn json_text<S: serde::Serializer>(record: &Option<Box<RawValue>>, serializer: S) -> Result<S::Ok, S::Error> {
     match record {
         Some(raw) => serializer.serialize_str(raw.get()),
         None => serializer.serialize_none(),
@@ -226,13 +217,8 @@ impl Withheld {
             #[serde(rename = "createdDateTime")]
             created: Option<chrono::DateTime<chrono::Utc>>,
         }
-        let created = serde_json::from_str::<Created>(record.get())
-            .ok()
-            .and_then(|fields| fields.created);
-        Withheld {
-            created_date_time: created,
-            bytes: record.get().len(),
-        }
+        let created = serde_json::from_str::<Created>(record.get()).ok().and_then(|fields| fields.created);
+        Withheld { created_date_time: created, bytes: record.get().len() }
     }
 }
 
@@ -275,29 +261,15 @@ mod tests {
 
         let hash = |text: &str| key().hash_hex(text);
         let body = record.body.as_ref().expect("body");
-        assert_eq!(
-            body.content,
-            Some(hash("<attachment id=\"a1\"></attachment>"))
-        );
+        assert_eq!(body.content, Some(hash("<attachment id=\"a1\"></attachment>")));
         assert_eq!(body.content_type.as_deref(), Some("html"));
-        let attachment = record.attachments.as_ref().expect("list")[0]
-            .as_ref()
-            .expect("attachment");
-        let original_card = original.attachments.as_ref().expect("list")[0]
-            .as_ref()
-            .expect("a")
-            .content
-            .clone();
+        let attachment = record.attachments.as_ref().expect("list")[0].as_ref().expect("attachment");
+        let original_card = original.attachments.as_ref().expect("list")[0].as_ref().expect("a").content.clone();
         assert_eq!(attachment.content, original_card.as_deref().map(hash));
         assert_eq!(record.body_text_override, Some(Some(hash("Card answer"))));
-        let mention = record.mentions.as_ref().expect("list")[0]
-            .as_ref()
-            .expect("mention");
+        let mention = record.mentions.as_ref().expect("list")[0].as_ref().expect("mention");
         assert_eq!(mention.mention_text, Some(hash("Zoe")));
-        assert_eq!(
-            record.from, original.from,
-            "users stay without --pseudonymize-users"
-        );
+        assert_eq!(record.from, original.from, "users stay without --pseudonymize-users");
     }
 
     #[test]
@@ -306,20 +278,8 @@ mod tests {
         let mut record = record();
         privacy.apply(&mut record);
         assert_eq!(record.body.as_ref().expect("body").content, None);
-        assert_eq!(
-            record.attachments.as_ref().expect("list")[0]
-                .as_ref()
-                .expect("a")
-                .content,
-            None
-        );
-        assert_eq!(
-            record.mentions.as_ref().expect("list")[0]
-                .as_ref()
-                .expect("m")
-                .mention_text,
-            None
-        );
+        assert_eq!(record.attachments.as_ref().expect("list")[0].as_ref().expect("a").content, None);
+        assert_eq!(record.mentions.as_ref().expect("list")[0].as_ref().expect("m").mention_text, None);
         assert_eq!(record.body_text_override, Some(None));
     }
 
@@ -328,28 +288,15 @@ mod tests {
         let privacy = Privacy::new(ContentMode::Keep, None, Some(key())).expect("privacy");
         let mut record = record();
         privacy.apply(&mut record);
-        let from = record
-            .from
-            .as_ref()
-            .and_then(|from| from.user.as_ref())
-            .expect("from user");
+        let from = record.from.as_ref().and_then(|from| from.user.as_ref()).expect("from user");
         assert_eq!(from.id, Some(key().hash_hex("u-guid")));
         assert_eq!(from.display_name, Some(key().hash_hex("Zoe Example")));
         assert_eq!(from.tenant_id.as_deref(), Some("t"));
-        let mentioned = record.mentions.as_ref().expect("list")[0]
-            .as_ref()
-            .expect("m");
-        let user = mentioned
-            .mentioned
-            .as_ref()
-            .and_then(|set| set.user.as_ref())
-            .expect("user");
+        let mentioned = record.mentions.as_ref().expect("list")[0].as_ref().expect("m");
+        let user = mentioned.mentioned.as_ref().and_then(|set| set.user.as_ref()).expect("user");
         assert_eq!(user.display_name, from.display_name);
         assert_eq!(privacy.user_id("u-guid"), key().hash_hex("u-guid"));
-        assert_eq!(
-            record.body_text_override, None,
-            "content stays with --content keep"
-        );
+        assert_eq!(record.body_text_override, None, "content stays with --content keep");
     }
 
     #[test]
@@ -360,11 +307,7 @@ mod tests {
 
         let kept = Privacy::default().rejected("u1", rejection);
         assert_eq!(kept.user_id, "u1");
-        assert!(
-            serde_json::to_string(&kept)
-                .expect("json")
-                .contains("secret")
-        );
+        assert!(serde_json::to_string(&kept).expect("json").contains("secret"));
 
         let privacy = Privacy::new(ContentMode::Drop, None, Some(key())).expect("privacy");
         let withheld = privacy.rejected("u1", rejection);
@@ -373,9 +316,6 @@ mod tests {
         assert_eq!(withheld.user_id, key().hash_hex("u1"));
         let facts = withheld.withheld.expect("withheld facts");
         assert_eq!(facts.bytes, rejection.record.get().len());
-        assert_eq!(
-            facts.created_date_time.map(|t| t.to_rfc3339()),
-            Some("2025-01-01T00:00:00+00:00".into())
-        );
+        assert_eq!(facts.created_date_time.map(|t| t.to_rfc3339()), Some("2025-01-01T00:00:00+00:00".into()));
     }
 }

@@ -22,12 +22,7 @@ pub fn load_certificate(path: &Path) -> Result<Vec<u8>, String> {
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?
         .next()
         .ok_or_else(|| format!("{} contains no PEM CERTIFICATE block", path.display()))?
-        .map_err(|error| {
-            format!(
-                "{} has an invalid CERTIFICATE block: {error}",
-                path.display()
-            )
-        })?;
+        .map_err(|error| format!("{} has an invalid CERTIFICATE block: {error}", path.display()))?;
     Ok(certificate.as_ref().to_vec())
 }
 
@@ -51,11 +46,7 @@ pub(super) fn check_assertion(
         return Err(malformed());
     };
     let header = decode_json(header).ok();
-    let Some(thumbprint) = header
-        .as_ref()
-        .and_then(|header| header.get("x5t#S256"))
-        .and_then(Value::as_str)
-    else {
+    let Some(thumbprint) = header.as_ref().and_then(|header| header.get("x5t#S256")).and_then(Value::as_str) else {
         // A federated token: its issuer, not this simulator, signed it.
         return Ok(());
     };
@@ -72,22 +63,13 @@ pub(super) fn check_assertion(
             ),
         ));
     }
-    if header
-        .as_ref()
-        .and_then(|header| header.get("alg"))
-        .and_then(Value::as_str)
-        != Some("RS256")
-    {
+    if header.as_ref().and_then(|header| header.get("alg")).and_then(Value::as_str) != Some("RS256") {
         return Err(invalid_client(
             700027,
             "Client assertion contains an invalid signature algorithm; expected RS256.",
         ));
     }
-    check_signature(
-        certificate,
-        &format!("{}.{}", parts[0], parts[1]),
-        signature,
-    )?;
+    check_signature(certificate, &format!("{}.{}", parts[0], parts[1]), signature)?;
     check_claims(&decode_json(claims)?, client_id, audience, now)
 }
 
@@ -97,20 +79,11 @@ fn check_signature(certificate: &[u8], signed: &str, signature: &str) -> Result<
     let parsed = webpki::EndEntityCert::try_from(&der)
         .map_err(|_| invalid_client(700027, "The registered certificate cannot be parsed."))?;
     parsed
-        .verify_signature(
-            webpki::ring::RSA_PKCS1_2048_8192_SHA256,
-            signed.as_bytes(),
-            &signature,
-        )
+        .verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature)
         .map_err(|_| invalid_client(700027, "Client assertion failed signature validation."))
 }
 
-fn check_claims(
-    claims: &Value,
-    client_id: &str,
-    audience: &Audience<'_>,
-    now: i64,
-) -> Result<(), TokenError> {
+fn check_claims(claims: &Value, client_id: &str, audience: &Audience<'_>, now: i64) -> Result<(), TokenError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     if text("iss") != client_id || text("sub") != client_id {
@@ -120,40 +93,27 @@ fn check_claims(
         ));
     }
     let expected_path = format!("/{}/oauth2/v2.0/token", audience.tenant);
-    let audience_path = url::Url::parse(text("aud"))
-        .map(|url| url.path().to_owned())
-        .unwrap_or_default();
+    let audience_path = url::Url::parse(text("aud")).map(|url| url.path().to_owned()).unwrap_or_default();
     if !audience_path.eq_ignore_ascii_case(&expected_path) {
         return Err(invalid_client(
             700212,
-            format!(
-                "The client assertion audience '{}' is not the token endpoint.",
-                text("aud")
-            ),
+            format!("The client assertion audience '{}' is not the token endpoint.", text("aud")),
         ));
     }
     if text("jti").is_empty() {
-        return Err(invalid_client(
-            700025,
-            "Client assertion has no 'jti' claim.",
-        ));
+        return Err(invalid_client(700025, "Client assertion has no 'jti' claim."));
     }
     let (Some(not_before), Some(expires)) = (number("nbf"), number("exp")) else {
         return Err(malformed());
     };
     if not_before > now + SKEW_SECONDS || expires < now - SKEW_SECONDS {
-        return Err(invalid_client(
-            700024,
-            "Client assertion is not within its valid time range.",
-        ));
+        return Err(invalid_client(700024, "Client assertion is not within its valid time range."));
     }
     Ok(())
 }
 
 fn decode_json(part: &str) -> Result<Value, TokenError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part.trim_end_matches('='))
-        .map_err(|_| malformed())?;
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|_| malformed())?;
     serde_json::from_slice(&bytes).map_err(|_| malformed())
 }
 
@@ -162,12 +122,7 @@ fn malformed() -> TokenError {
 }
 
 fn invalid_client(aadsts: u32, description: impl Into<String>) -> TokenError {
-    TokenError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        aadsts,
-        description,
-    )
+    TokenError::new(StatusCode::UNAUTHORIZED, "invalid_client", aadsts, description)
 }
 
 #[cfg(test)]
@@ -176,33 +131,20 @@ mod tests {
     use crate::graph::certificate::ClientCertificate;
 
     fn fixture(name: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/certificates")
-            .join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certificates").join(name)
     }
 
     const NOW: i64 = 1_800_000_000;
     const ENDPOINT: &str = "http://127.0.0.1:8080/contoso/oauth2/v2.0/token";
 
     fn signed(client_id: &str, endpoint: &str, now: i64) -> String {
-        let certificate =
-            ClientCertificate::load(&fixture("client-combined.pem"), None, None).expect("loads");
-        certificate
-            .assertion(client_id, endpoint, now)
-            .expect("signed")
-            .expose()
-            .to_owned()
+        let certificate = ClientCertificate::load(&fixture("client-combined.pem"), None, None).expect("loads");
+        certificate.assertion(client_id, endpoint, now).expect("signed").expose().to_owned()
     }
 
     fn check(assertion: &str) -> Result<(), TokenError> {
         let der = load_certificate(&fixture("client.crt")).expect("certificate");
-        check_assertion(
-            assertion,
-            "app-1",
-            &Audience { tenant: "contoso" },
-            Some(&der),
-            NOW,
-        )
+        check_assertion(assertion, "app-1", &Audience { tenant: "contoso" }, Some(&der), NOW)
     }
 
     #[test]
@@ -215,21 +157,13 @@ mod tests {
         let tampered = {
             let assertion = signed("app-1", ENDPOINT, NOW);
             let mut parts: Vec<String> = assertion.split('.').map(str::to_owned).collect();
-            let claims =
-                String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).expect("b64")).expect("utf8");
+            let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).expect("b64")).expect("utf8");
             parts[1] = URL_SAFE_NO_PAD.encode(claims.replace("app-1", "app-2"));
             parts.join(".")
         };
         let cases = [
             (signed("app-2", ENDPOINT, NOW), 700021),
-            (
-                signed(
-                    "app-1",
-                    "http://127.0.0.1:8080/other/oauth2/v2.0/token",
-                    NOW,
-                ),
-                700212,
-            ),
+            (signed("app-1", "http://127.0.0.1:8080/other/oauth2/v2.0/token", NOW), 700212),
             (signed("app-1", ENDPOINT, NOW - 3600), 700024),
             (tampered, 700027),
             ("not-a-jwt".to_owned(), 50027),
@@ -242,21 +176,14 @@ mod tests {
 
     #[test]
     fn other_certificate_is_not_registered() {
-        let other =
-            ClientCertificate::load(&fixture("client.crt"), Some(&fixture("client.key")), None)
-                .expect("loads");
+        let other = ClientCertificate::load(&fixture("client.crt"), Some(&fixture("client.key")), None).expect("loads");
         let assertion = other.assertion("app-1", ENDPOINT, NOW).expect("signed");
         // Same certificate: accepted. A different registered certificate: thumbprint mismatch.
         assert!(check(assertion.expose()).is_ok());
         let unrelated = vec![0x30, 0x03, 0x02, 0x01, 0x01];
-        let error = check_assertion(
-            assertion.expose(),
-            "app-1",
-            &Audience { tenant: "contoso" },
-            Some(&unrelated),
-            NOW,
-        )
-        .expect_err("wrong certificate");
+        let error =
+            check_assertion(assertion.expose(), "app-1", &Audience { tenant: "contoso" }, Some(&unrelated), NOW)
+                .expect_err("wrong certificate");
         assert_eq!(error.aadsts, 700027);
     }
 

@@ -46,11 +46,7 @@ pub struct FaultOptions {
 
 impl FaultOptions {
     fn is_active(&self) -> bool {
-        *self
-            != FaultOptions {
-                seed: self.seed,
-                ..FaultOptions::default()
-            }
+        *self != FaultOptions { seed: self.seed, ..FaultOptions::default() }
     }
 }
 
@@ -78,12 +74,7 @@ pub struct FaultArgs {
     pub truncate_rate: f64,
 
     /// Delay before each Graph response, in milliseconds.
-    #[arg(
-        long,
-        env = "COPILOT_LAKE_LATENCY_MS",
-        default_value_t = 0,
-        value_name = "MS"
-    )]
+    #[arg(long, env = "COPILOT_LAKE_LATENCY_MS", default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
 
     /// Share (0 to 1) of interaction pages whose next page repeats their last record, as Graph's paging does when records shift.
@@ -91,11 +82,7 @@ pub struct FaultArgs {
     pub page_shift: f64,
 
     /// A user (id or user principal name) whose history pages after the first always get 503 (repeatable).
-    #[arg(
-        long = "fail-user",
-        env = "COPILOT_LAKE_FAIL_USER",
-        value_delimiter = ','
-    )]
+    #[arg(long = "fail-user", env = "COPILOT_LAKE_FAIL_USER", value_delimiter = ',')]
     pub fail_users: Vec<String>,
 }
 
@@ -118,18 +105,14 @@ impl FaultArgs {
 fn parse_share(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
-        _ => Err(format!(
-            "invalid share '{text}': give a number from 0 to 1, such as 0.05"
-        )),
+        _ => Err(format!("invalid share '{text}': give a number from 0 to 1, such as 0.05")),
     }
 }
 
 fn parse_positive(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
-        _ => Err(format!(
-            "invalid rate '{text}': give a positive number of requests per second, such as 30"
-        )),
+        _ => Err(format!("invalid rate '{text}': give a positive number of requests per second, such as 30")),
     }
 }
 
@@ -177,10 +160,7 @@ const SHIFT: u64 = 7;
 
 impl FaultInjector {
     pub fn new(options: FaultOptions) -> Arc<Self> {
-        Arc::new(FaultInjector {
-            options,
-            ..FaultInjector::default()
-        })
+        Arc::new(FaultInjector { options, ..FaultInjector::default() })
     }
 
     pub fn counts(&self) -> FaultCounts {
@@ -216,19 +196,15 @@ impl FaultInjector {
             return Ok(());
         };
         let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
-        while window
-            .front()
-            .is_some_and(|accepted| now.duration_since(*accepted) >= Duration::from_secs(1))
-        {
+        while window.front().is_some_and(|accepted| now.duration_since(*accepted) >= Duration::from_secs(1)) {
             window.pop_front();
         }
         if (window.len() as f64) < limit {
             window.push_back(now);
             return Ok(());
         }
-        let frees_in = window.front().map_or(Duration::ZERO, |oldest| {
-            Duration::from_secs(1) - now.duration_since(*oldest)
-        });
+        let frees_in =
+            window.front().map_or(Duration::ZERO, |oldest| Duration::from_secs(1) - now.duration_since(*oldest));
         Err(frees_in.as_secs_f64().ceil().max(1.0) as u64)
     }
 
@@ -250,9 +226,7 @@ impl FaultInjector {
     }
 
     fn is_failing_user(&self, state: &AppState, uri: &Uri) -> bool {
-        if self.options.failing_users.is_empty()
-            || !uri.query().is_some_and(|query| query.contains("skiptoken"))
-        {
+        if self.options.failing_users.is_empty() || !uri.query().is_some_and(|query| query.contains("skiptoken")) {
             return false;
         }
         let Some(segment) = interaction_user(uri.path()) else {
@@ -262,12 +236,10 @@ impl FaultInjector {
         let Some(user) = state.dataset.find_user(&decoded) else {
             return false;
         };
-        self.options.failing_users.iter().any(|failing| {
-            state
-                .dataset
-                .find_user(failing)
-                .is_some_and(|failing| failing.id == user.id)
-        })
+        self.options
+            .failing_users
+            .iter()
+            .any(|failing| state.dataset.find_user(failing).is_some_and(|failing| failing.id == user.id))
     }
 }
 
@@ -299,11 +271,8 @@ pub(super) async fn inject(
     let failing_user = faults.is_failing_user(&state, &uri);
     if failing_user || faults.roll(ERROR, &key, attempt) < faults.options.error_rate {
         faults.counters.errors.fetch_add(1, Ordering::Relaxed);
-        let pick = if failing_user {
-            SERVICE_UNAVAILABLE
-        } else {
-            (faults.roll(ERROR_STATUS, &key, attempt) * 4.0) as usize
-        };
+        let pick =
+            if failing_user { SERVICE_UNAVAILABLE } else { (faults.roll(ERROR_STATUS, &key, attempt) * 4.0) as usize };
         tracing::debug!(path = uri.path(), request_id = %ids.request_id, "simulated server error");
         return server_error(pick).render(&ids);
     }
@@ -314,32 +283,19 @@ pub(super) async fn inject(
     }
 
     let response = next.run(request).await;
-    if response.status() != StatusCode::OK
-        || faults.roll(TRUNCATE, &key, attempt) >= faults.options.truncate_rate
-    {
+    if response.status() != StatusCode::OK || faults.roll(TRUNCATE, &key, attempt) >= faults.options.truncate_rate {
         return response;
     }
     faults.counters.truncated.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(path = uri.path(), request_id = %ids.request_id, "simulated truncated body");
-    truncate(
-        response,
-        faults.roll(TRUNCATE_AT, &key, attempt),
-        faults.roll(TRUNCATE_STYLE, &key, attempt) < 0.5,
-    )
-    .await
+    truncate(response, faults.roll(TRUNCATE_AT, &key, attempt), faults.roll(TRUNCATE_STYLE, &key, attempt) < 0.5).await
 }
 
 /// Graph's throttling answer: 429, `Retry-After` in seconds, and code `TooManyRequests`.
 fn too_many_requests(ids: &RequestIds, retry_after: u64) -> Response {
-    let mut response = GraphError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "TooManyRequests",
-        "Too many requests",
-    )
-    .render(ids);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    let mut response =
+        GraphError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests").render(ids);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     response
 }
 
@@ -349,11 +305,7 @@ const SERVICE_UNAVAILABLE: usize = 2;
 /// One of the four transient server errors, picked by `pick` (0 to 3).
 fn server_error(pick: usize) -> GraphError {
     match pick {
-        0 => GraphError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "Failed to execute request.",
-        ),
+        0 => GraphError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Failed to execute request."),
         1 => GraphError::new(StatusCode::BAD_GATEWAY, "BadGateway", "Bad gateway."),
         2 => GraphError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -371,13 +323,8 @@ fn server_error(pick: usize) -> GraphError {
 /// A response whose body fails before its first byte. hyper then closes the connection
 /// without sending the response, so the client sees the connection end mid-request.
 fn dropped_connection() -> Response {
-    let failure = std::io::Error::new(
-        std::io::ErrorKind::ConnectionReset,
-        "simulated connection reset",
-    );
-    Response::new(Body::from_stream(futures::stream::once(async move {
-        Err::<Bytes, _>(failure)
-    })))
+    let failure = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated connection reset");
+    Response::new(Body::from_stream(futures::stream::once(async move { Err::<Bytes, _>(failure) })))
 }
 
 /// Cuts the body of `response` at the share `at` of its length (at least one byte kept, at
@@ -398,17 +345,14 @@ async fn truncate(response: Response, at: f64, complete: bool) -> Response {
         parts.headers.remove(header::CONTENT_LENGTH);
         return Response::from_parts(parts, Body::from(prefix));
     }
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     let failure = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated truncation");
     let chunks = futures::stream::iter([Ok(prefix), Err(failure)]);
     Response::from_parts(parts, Body::from_stream(chunks))
 }
 
 fn request_key(uri: &Uri) -> String {
-    uri.path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |path| path.as_str().to_owned())
+    uri.path_and_query().map_or_else(|| uri.path().to_owned(), |path| path.as_str().to_owned())
 }
 
 /// The user segment of an interaction-history path.
@@ -426,9 +370,7 @@ fn percent_decode(text: &str) -> String {
 /// FNV-1a: a stable hash of the request key, unlike std's hasher, whose output may change
 /// between Rust releases.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01B3)
-    })
+    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01B3))
 }
 
 fn splitmix64(state: u64) -> u64 {
@@ -448,76 +390,39 @@ mod tests {
 
     #[test]
     fn rolls_repeat_for_the_same_seed_and_request() {
-        let first = injector(FaultOptions {
-            seed: 7,
-            ..FaultOptions::default()
-        });
-        let second = injector(FaultOptions {
-            seed: 7,
-            ..FaultOptions::default()
-        });
-        let other = injector(FaultOptions {
-            seed: 8,
-            ..FaultOptions::default()
-        });
+        let first = injector(FaultOptions { seed: 7, ..FaultOptions::default() });
+        let second = injector(FaultOptions { seed: 7, ..FaultOptions::default() });
+        let other = injector(FaultOptions { seed: 8, ..FaultOptions::default() });
         let key = "/v1.0/users?$top=999";
         assert_eq!(first.roll(ERROR, key, 0), second.roll(ERROR, key, 0));
         assert_ne!(first.roll(ERROR, key, 0), other.roll(ERROR, key, 0));
-        assert_ne!(
-            first.roll(ERROR, key, 0),
-            first.roll(ERROR, key, 1),
-            "a retry gets a new roll"
-        );
-        assert_ne!(
-            first.roll(ERROR, key, 0),
-            first.roll(RESET, key, 0),
-            "kinds are independent"
-        );
+        assert_ne!(first.roll(ERROR, key, 0), first.roll(ERROR, key, 1), "a retry gets a new roll");
+        assert_ne!(first.roll(ERROR, key, 0), first.roll(RESET, key, 0), "kinds are independent");
     }
 
     #[test]
     fn rolls_spread_evenly() {
         let faults = injector(FaultOptions::default());
-        let hits = (0..10_000)
-            .filter(|n| faults.roll(ERROR, &format!("/page/{n}"), 0) < 0.1)
-            .count();
+        let hits = (0..10_000).filter(|n| faults.roll(ERROR, &format!("/page/{n}"), 0) < 0.1).count();
         assert!((900..=1100).contains(&hits), "{hits} of 10000 below 0.1");
     }
 
     #[test]
     fn window_admits_the_limit_per_second() {
-        let faults = injector(FaultOptions {
-            rate_limit: Some(3.0),
-            ..FaultOptions::default()
-        });
+        let faults = injector(FaultOptions { rate_limit: Some(3.0), ..FaultOptions::default() });
         let start = Instant::now();
         for offset in [0, 100, 200] {
             assert!(faults.admit(start + Duration::from_millis(offset)).is_ok());
         }
         assert_eq!(faults.admit(start + Duration::from_millis(300)), Err(1));
-        assert!(
-            faults.admit(start + Duration::from_millis(1000)).is_ok(),
-            "the first request left the window"
-        );
+        assert!(faults.admit(start + Duration::from_millis(1000)).is_ok(), "the first request left the window");
     }
 
     #[test]
     fn inactive_by_default() {
         assert!(!FaultOptions::default().is_active());
-        assert!(
-            !FaultOptions {
-                seed: 9,
-                ..FaultOptions::default()
-            }
-            .is_active()
-        );
-        assert!(
-            FaultOptions {
-                latency: Duration::from_millis(1),
-                ..FaultOptions::default()
-            }
-            .is_active()
-        );
+        assert!(!FaultOptions { seed: 9, ..FaultOptions::default() }.is_active());
+        assert!(FaultOptions { latency: Duration::from_millis(1), ..FaultOptions::default() }.is_active());
     }
 
     #[test]
@@ -532,23 +437,13 @@ mod tests {
     async fn truncation_keeps_part_of_the_body() {
         let body = Bytes::from_static(br#"{"value":[{"id":"1"}]}"#);
         let response = truncate(Response::new(Body::from(body.clone())), 0.5, true).await;
-        let kept = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("complete message");
+        let kept = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("complete message");
         assert!(!kept.is_empty() && kept.len() < body.len(), "{kept:?}");
         assert!(body.starts_with(&kept));
         assert!(serde_json::from_slice::<serde_json::Value>(&kept).is_err());
 
         let response = truncate(Response::new(Body::from(body.clone())), 0.99, false).await;
-        assert_eq!(
-            response.headers()[header::CONTENT_LENGTH],
-            body.len().to_string().as_str()
-        );
-        assert!(
-            axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .is_err(),
-            "the body breaks"
-        );
+        assert_eq!(response.headers()[header::CONTENT_LENGTH], body.len().to_string().as_str());
+        assert!(axum::body::to_bytes(response.into_body(), usize::MAX).await.is_err(), "the body breaks");
     }
 }

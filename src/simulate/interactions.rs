@@ -84,7 +84,8 @@ impl InteractionsRequest<'_> {
         let records = dataset.records.get(&user.id).map(Vec::as_slice).unwrap_or_default();
         let late = self.state.options.late.as_ref();
         let visible = |record: &&SimRecord| late.is_none_or(|late| late.is_visible(record));
-        let matching: Vec<&SimRecord> = records.iter().filter(|record| filter.matches(record)).filter(visible).collect();
+        let matching: Vec<&SimRecord> =
+            records.iter().filter(|record| filter.matches(record)).filter(visible).collect();
         let page: Vec<&Value> = matching.iter().skip(offset).take(top).map(|record| &record.json).collect();
         let next = (offset + top < matching.len()).then(|| {
             let next_offset = offset + top - self.state.faults.page_shift(self.uri, top);

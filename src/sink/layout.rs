@@ -20,12 +20,7 @@ pub struct DataFilePath {
 impl DataFilePath {
     /// `<table>/date=YYYY-MM-DD/<file_name>`
     pub fn relative(&self) -> String {
-        format!(
-            "{}/date={}/{}",
-            self.table.name(),
-            self.date.format("%Y-%m-%d"),
-            self.file_name
-        )
+        format!("{}/date={}/{}", self.table.name(), self.date.format("%Y-%m-%d"), self.file_name)
     }
 
     /// Parses a relative key; `None` for keys that are not data files of a lake table.
@@ -35,14 +30,8 @@ impl DataFilePath {
         let date = parts.next()?.strip_prefix("date=")?;
         let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
         let file_name = parts.next()?;
-        let valid = parts.next().is_none()
-            && file_name.ends_with(".parquet")
-            && !file_name.starts_with(['_', '.']);
-        valid.then(|| DataFilePath {
-            table,
-            date,
-            file_name: file_name.to_owned(),
-        })
+        let valid = parts.next().is_none() && file_name.ends_with(".parquet") && !file_name.starts_with(['_', '.']);
+        valid.then(|| DataFilePath { table, date, file_name: file_name.to_owned() })
     }
 }
 
@@ -70,10 +59,7 @@ impl LakeRoot {
 
     /// The key relative to the lake root, or `None` for keys outside it.
     pub fn relative<'a>(&self, path: &'a Path) -> Option<String> {
-        let parts: Vec<_> = path
-            .prefix_match(&self.0)?
-            .map(|part| part.as_ref().to_owned())
-            .collect();
+        let parts: Vec<_> = path.prefix_match(&self.0)?.map(|part| part.as_ref().to_owned()).collect();
         Some(parts.join("/"))
     }
 
@@ -103,10 +89,7 @@ mod tests {
     fn data_path_round_trips() {
         let path = sample();
         let relative = path.relative();
-        assert_eq!(
-            relative,
-            "mentions/date=2026-11-05/part-20261204T205011Z-0a1b2c-00001.parquet"
-        );
+        assert_eq!(relative, "mentions/date=2026-11-05/part-20261204T205011Z-0a1b2c-00001.parquet");
         assert_eq!(DataFilePath::parse(&relative), Some(path));
     }
 
@@ -133,18 +116,11 @@ mod tests {
             full.as_ref(),
             "bucket-prefix/copilot/mentions/date=2026-11-05/part-20261204T205011Z-0a1b2c-00001.parquet"
         );
-        assert_eq!(
-            root.relative(&full).as_deref(),
-            Some(sample().relative().as_str())
-        );
+        assert_eq!(root.relative(&full).as_deref(), Some(sample().relative().as_str()));
         assert_eq!(root.relative(&Path::from("elsewhere/x")), None);
 
         let staged = root.staged("run-1", &sample());
-        assert!(
-            staged
-                .as_ref()
-                .starts_with("bucket-prefix/copilot/_copilot_lake/staging/run-1/mentions/")
-        );
+        assert!(staged.as_ref().starts_with("bucket-prefix/copilot/_copilot_lake/staging/run-1/mentions/"));
     }
 
     #[test]

@@ -33,11 +33,7 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions {
-            codec: Codec::Zstd,
-            target_file_size: 128 * 1024 * 1024,
-            buffer_budget: 256 * 1024 * 1024,
-        }
+        WriteOptions { codec: Codec::Zstd, target_file_size: 128 * 1024 * 1024, buffer_budget: 256 * 1024 * 1024 }
     }
 }
 
@@ -48,12 +44,7 @@ pub enum SinkError {
     #[error("cannot build Arrow batches: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("{operation} {path} failed on the lake at {location}: {source}")]
-    Store {
-        operation: &'static str,
-        path: String,
-        location: String,
-        source: object_store::Error,
-    },
+    Store { operation: &'static str, path: String, location: String, source: object_store::Error },
     #[error("the Parquet encoder task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -107,16 +98,11 @@ impl LakeWriter {
             }
             // A date with nothing published (every date of a first backfill) needs no hash.
             let landed = self.landed.get(&date).filter(|keys| !keys.is_empty());
-            if landed.is_some_and(|keys| {
-                keys.contains(&read::key_hash(user_id, &record.session_id, &record.id))
-            }) {
+            if landed.is_some_and(|keys| keys.contains(&read::key_hash(user_id, &record.session_id, &record.id))) {
                 self.already_landed += 1;
                 continue;
             }
-            self.partitions
-                .entry(date)
-                .or_default()
-                .push(user_id, record);
+            self.partitions.entry(date).or_default().push(user_id, record);
         }
         self.flush_full().await
     }
@@ -133,11 +119,8 @@ impl LakeWriter {
             .collect();
         self.flush(full).await?;
 
-        let mut sizes: Vec<(usize, NaiveDate)> = self
-            .partitions
-            .iter()
-            .map(|(date, flattener)| (flattener.allocated_bytes(), *date))
-            .collect();
+        let mut sizes: Vec<(usize, NaiveDate)> =
+            self.partitions.iter().map(|(date, flattener)| (flattener.allocated_bytes(), *date)).collect();
         let mut allocated: usize = sizes.iter().map(|(size, _)| size).sum();
         if allocated <= self.options.buffer_budget {
             return Ok(());
@@ -168,14 +151,7 @@ impl LakeWriter {
             for (table, batch) in flattener.finish()? {
                 self.next_file += 1;
                 let file_name = format!("part-{}-{:05}.parquet", self.run_id, self.next_file);
-                files.push((
-                    DataFilePath {
-                        table,
-                        date,
-                        file_name,
-                    },
-                    batch,
-                ));
+                files.push((DataFilePath { table, date, file_name }, batch));
             }
         }
         let (lake, run_id, codec) = (&self.lake, self.run_id.as_str(), self.options.codec);
@@ -213,8 +189,7 @@ async fn write_file(
 ) -> Result<StagedFile, SinkError> {
     let table = data_path.table;
     let rows = batch.num_rows();
-    let encoded =
-        tokio::task::spawn_blocking(move || parquet::encode(table, &batch, codec)).await??;
+    let encoded = tokio::task::spawn_blocking(move || parquet::encode(table, &batch, codec)).await??;
     let bytes = encoded.len();
 
     let staged = lake.root.staged(run_id, &data_path);
@@ -222,12 +197,7 @@ async fn write_file(
         .await
         .map_err(|source| lake.store_error("PUT", &staged, source))?;
     tracing::debug!(table = table.name(), date = %data_path.date, rows, bytes, "staged data file");
-    Ok(StagedFile {
-        path: data_path.relative(),
-        table: table.name().into(),
-        rows,
-        bytes,
-    })
+    Ok(StagedFile { path: data_path.relative(), table: table.name().into(), rows, bytes })
 }
 
 /// Moves staged files into the table folders. A file already published (by an earlier attempt
@@ -280,78 +250,41 @@ mod tests {
     }
 
     fn allocated(writer: &LakeWriter) -> usize {
-        writer
-            .partitions
-            .values()
-            .map(Flattener::allocated_bytes)
-            .sum()
+        writer.partitions.values().map(Flattener::allocated_bytes).sum()
     }
 
     #[tokio::test]
     async fn budget_bounds_builders_across_dates() {
         let folder = tempfile::tempdir().expect("temp dir");
-        let lake = store::open(
-            folder.path().to_str().expect("UTF-8"),
-            &store::StoreOptions::default(),
-        )
-        .expect("lake");
+        let lake = store::open(folder.path().to_str().expect("UTF-8"), &store::StoreOptions::default()).expect("lake");
         let budget = 256 * 1024;
-        let options = WriteOptions {
-            buffer_budget: budget,
-            ..WriteOptions::default()
-        };
+        let options = WriteOptions { buffer_budget: budget, ..WriteOptions::default() };
         let mut writer = LakeWriter::new(lake, "run-1".into(), options);
 
         // Each user has records on all 28 dates, as in a backfill, so every date stays open.
         let mut added = 0;
         for user in 0..20 {
-            let records: Vec<Interaction> = (0..280)
-                .map(|index| record(index % 28 + 1, user * 1000 + index as usize))
-                .collect();
-            writer
-                .add(&format!("u{user}"), &records)
-                .await
-                .expect("add");
+            let records: Vec<Interaction> =
+                (0..280).map(|index| record(index % 28 + 1, user * 1000 + index as usize)).collect();
+            writer.add(&format!("u{user}"), &records).await.expect("add");
             added += records.len();
-            assert!(
-                allocated(&writer) <= budget,
-                "user {user}: {} bytes buffered",
-                allocated(&writer)
-            );
+            assert!(allocated(&writer) <= budget, "user {user}: {} bytes buffered", allocated(&writer));
         }
         let staged = writer.finish().await.expect("finish");
 
-        let rows: usize = staged
-            .iter()
-            .filter(|file| file.table == "interactions")
-            .map(|file| file.rows)
-            .sum();
+        let rows: usize = staged.iter().filter(|file| file.table == "interactions").map(|file| file.rows).sum();
         assert_eq!(rows, added);
-        let links: usize = staged
-            .iter()
-            .filter(|file| file.table == "links")
-            .map(|file| file.rows)
-            .sum();
+        let links: usize = staged.iter().filter(|file| file.table == "links").map(|file| file.rows).sum();
         assert_eq!(links, added);
-        assert!(
-            staged.len() > 2 * 28,
-            "the budget forced flushes before finish: {} files",
-            staged.len()
-        );
+        assert!(staged.len() > 2 * 28, "the budget forced flushes before finish: {} files", staged.len());
     }
 
     #[tokio::test]
     async fn finish_stages_every_partition_once() {
         let folder = tempfile::tempdir().expect("temp dir");
-        let lake = store::open(
-            folder.path().to_str().expect("UTF-8"),
-            &store::StoreOptions::default(),
-        )
-        .expect("lake");
+        let lake = store::open(folder.path().to_str().expect("UTF-8"), &store::StoreOptions::default()).expect("lake");
         let mut writer = LakeWriter::new(lake, "run-2".into(), WriteOptions::default());
-        let records: Vec<Interaction> = (0..90)
-            .map(|index| record(index % 9 + 1, index as usize))
-            .collect();
+        let records: Vec<Interaction> = (0..90).map(|index| record(index % 9 + 1, index as usize)).collect();
         writer.add("u1", &records).await.expect("add");
         let staged = writer.finish().await.expect("finish");
 

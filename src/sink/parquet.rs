@@ -51,15 +51,9 @@ impl Codec {
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error("cannot sort the rows of table {table}: {source}")]
-    Sort {
-        table: &'static str,
-        source: ArrowError,
-    },
+    Sort { table: &'static str, source: ArrowError },
     #[error("cannot encode Parquet for table {table}: {source}")]
-    Parquet {
-        table: &'static str,
-        source: ParquetError,
-    },
+    Parquet { table: &'static str, source: ParquetError },
 }
 
 /// Returns the writer settings of one table's files. Page-level statistics also write the page index
@@ -71,11 +65,7 @@ fn properties(table: Table, codec: Codec) -> WriterProperties {
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_sorting_columns(Some(sorting_columns(table)))
         .set_created_by(format!("copilot-lake {}", env!("CARGO_PKG_VERSION")));
-    for column in table
-        .columns()
-        .iter()
-        .filter(|column| PLAIN_COLUMNS.contains(&column.name))
-    {
+    for column in table.columns().iter().filter(|column| PLAIN_COLUMNS.contains(&column.name)) {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column.name), false);
     }
     builder.build()
@@ -85,12 +75,7 @@ fn properties(table: Table, codec: Codec) -> WriterProperties {
 /// ordinal, the way readers scan them, so row-group and page statistics prune well.
 fn sort_keys(table: Table) -> &'static [&'static str] {
     match table {
-        Table::Interactions => &[
-            "user_id",
-            "created_date_time",
-            "session_id",
-            "interaction_id",
-        ],
+        Table::Interactions => &["user_id", "created_date_time", "session_id", "interaction_id"],
         _ => &["user_id", "session_id", "interaction_id", "ordinal"],
     }
 }
@@ -103,11 +88,7 @@ fn sorting_columns(table: Table) -> Vec<SortingColumn> {
         .iter()
         .filter_map(|name| columns.iter().position(|column| column.name == *name))
         .filter_map(|index| i32::try_from(index).ok())
-        .map(|column_idx| SortingColumn {
-            column_idx,
-            descending: false,
-            nulls_first: true,
-        })
+        .map(|column_idx| SortingColumn { column_idx, descending: false, nulls_first: true })
         .collect()
 }
 
@@ -115,10 +96,7 @@ fn sort(table: Table, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let mut columns = Vec::new();
     for name in sort_keys(table) {
         let index = batch.schema().index_of(name)?;
-        columns.push(SortColumn {
-            values: Arc::clone(batch.column(index)),
-            options: None,
-        });
+        columns.push(SortColumn { values: Arc::clone(batch.column(index)), options: None });
     }
     let indices = lexsort_to_indices(&columns, None)?;
     take_record_batch(batch, &indices)
@@ -126,17 +104,10 @@ fn sort(table: Table, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
 
 /// Encodes one batch as a complete Parquet file in memory.
 pub fn encode(table: Table, batch: &RecordBatch, codec: Codec) -> Result<Vec<u8>, EncodeError> {
-    let sorted = sort(table, batch).map_err(|source| EncodeError::Sort {
-        table: table.name(),
-        source,
-    })?;
-    let parquet_error = |source| EncodeError::Parquet {
-        table: table.name(),
-        source,
-    };
+    let sorted = sort(table, batch).map_err(|source| EncodeError::Sort { table: table.name(), source })?;
+    let parquet_error = |source| EncodeError::Parquet { table: table.name(), source };
     let mut writer =
-        ArrowWriter::try_new(Vec::new(), sorted.schema(), Some(properties(table, codec)))
-            .map_err(parquet_error)?;
+        ArrowWriter::try_new(Vec::new(), sorted.schema(), Some(properties(table, codec))).map_err(parquet_error)?;
     writer.write(&sorted).map_err(parquet_error)?;
     writer.into_inner().map_err(parquet_error)
 }
@@ -168,37 +139,18 @@ mod tests {
     #[test]
     fn files_carry_page_index_and_sort_order() {
         let options = ReadOptionsBuilder::new().with_page_index().build();
-        let reader = SerializedFileReader::new_with_options(encoded_interactions(), options)
-            .expect("reader");
+        let reader = SerializedFileReader::new_with_options(encoded_interactions(), options).expect("reader");
         let metadata = reader.metadata();
         assert!(metadata.column_index().is_some(), "column index");
         assert!(metadata.offset_index().is_some(), "offset index");
 
         let row_group = metadata.row_group(0);
         let sorting = row_group.sorting_columns().expect("sorting columns");
-        let names: Vec<String> = sorting
-            .iter()
-            .map(|c| {
-                row_group
-                    .column(c.column_idx as usize)
-                    .column_path()
-                    .string()
-            })
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "user_id",
-                "created_date_time",
-                "session_id",
-                "interaction_id"
-            ]
-        );
+        let names: Vec<String> =
+            sorting.iter().map(|c| row_group.column(c.column_idx as usize).column_path().string()).collect();
+        assert_eq!(names, ["user_id", "created_date_time", "session_id", "interaction_id"]);
 
-        let statistics = row_group
-            .column(0)
-            .statistics()
-            .expect("user_id statistics");
+        let statistics = row_group.column(0).statistics().expect("user_id statistics");
         assert_eq!(statistics.min_bytes_opt(), Some(b"u1".as_slice()));
         assert_eq!(statistics.max_bytes_opt(), Some(b"u2".as_slice()));
     }
@@ -210,21 +162,12 @@ mod tests {
         for column in row_group.columns() {
             let name = column.column_path().string();
             let has_dictionary = column.dictionary_page_offset().is_some();
-            assert_eq!(
-                has_dictionary,
-                !PLAIN_COLUMNS.contains(&name.as_str()),
-                "{name}"
-            );
+            assert_eq!(has_dictionary, !PLAIN_COLUMNS.contains(&name.as_str()), "{name}");
         }
-        let app_class = row_group
-            .columns()
-            .iter()
-            .find(|c| c.column_path().string() == "app_class")
-            .expect("app_class");
+        let app_class =
+            row_group.columns().iter().find(|c| c.column_path().string() == "app_class").expect("app_class");
         assert!(
-            app_class
-                .encodings()
-                .any(|encoding| encoding == Encoding::RLE_DICTIONARY),
+            app_class.encodings().any(|encoding| encoding == Encoding::RLE_DICTIONARY),
             "app_class is dictionary encoded"
         );
     }

@@ -24,16 +24,8 @@ pub struct LakeFile {
 }
 
 /// Lists the published data files of one table partition, sorted by name.
-pub async fn partition_files(
-    lake: &Lake,
-    table: Table,
-    date: NaiveDate,
-) -> Result<Vec<LakeFile>, SinkError> {
-    let prefix = lake.root.join(&format!(
-        "{}/date={}",
-        table.name(),
-        date.format("%Y-%m-%d")
-    ));
+pub async fn partition_files(lake: &Lake, table: Table, date: NaiveDate) -> Result<Vec<LakeFile>, SinkError> {
+    let prefix = lake.root.join(&format!("{}/date={}", table.name(), date.format("%Y-%m-%d")));
     list_data_files(lake, &prefix).await
 }
 
@@ -42,24 +34,14 @@ pub async fn table_files(lake: &Lake, table: Table) -> Result<Vec<LakeFile>, Sin
     list_data_files(lake, &lake.root.join(table.name())).await
 }
 
-async fn list_data_files(
-    lake: &Lake,
-    prefix: &object_store::path::Path,
-) -> Result<Vec<LakeFile>, SinkError> {
-    let metas: Vec<ObjectMeta> = lake
-        .store
-        .list(Some(prefix))
-        .try_collect()
-        .await
-        .map_err(|source| lake.store_error("LIST", prefix, source))?;
+async fn list_data_files(lake: &Lake, prefix: &object_store::path::Path) -> Result<Vec<LakeFile>, SinkError> {
+    let metas: Vec<ObjectMeta> =
+        lake.store.list(Some(prefix)).try_collect().await.map_err(|source| lake.store_error("LIST", prefix, source))?;
     let mut files: Vec<LakeFile> = metas
         .into_iter()
         .filter_map(|meta| {
             let relative = lake.root.relative(&meta.location)?;
-            Some(LakeFile {
-                path: DataFilePath::parse(&relative)?,
-                meta,
-            })
+            Some(LakeFile { path: DataFilePath::parse(&relative)?, meta })
         })
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -84,22 +66,12 @@ pub fn key_hash(user_id: &str, session_id: &str, interaction_id: &str) -> KeyHas
 pub async fn keys_in_date(lake: &Lake, date: NaiveDate) -> Result<HashSet<KeyHash>, SinkError> {
     let mut keys = HashSet::new();
     for file in partition_files(lake, Table::Interactions, date).await? {
-        for batch in read_file(
-            lake,
-            &file,
-            Some(&["user_id", "session_id", "interaction_id"]),
-        )
-        .await?
-        {
+        for batch in read_file(lake, &file, Some(&["user_id", "session_id", "interaction_id"])).await? {
             let column = |index: usize| batch.column(index).as_string::<i32>().clone();
             let (users, sessions, ids) = (column(0), column(1), column(2));
             for row in 0..batch.num_rows() {
                 if !users.is_null(row) && !sessions.is_null(row) && !ids.is_null(row) {
-                    keys.insert(key_hash(
-                        users.value(row),
-                        sessions.value(row),
-                        ids.value(row),
-                    ));
+                    keys.insert(key_hash(users.value(row), sessions.value(row), ids.value(row)));
                 }
             }
         }
@@ -109,11 +81,7 @@ pub async fn keys_in_date(lake: &Lake, date: NaiveDate) -> Result<HashSet<KeyHas
 
 /// Reads one data file, optionally only the named columns (in the file's column order). The
 /// file is fetched whole: data files are bounded by `--target-file-size`.
-pub async fn read_file(
-    lake: &Lake,
-    file: &LakeFile,
-    columns: Option<&[&str]>,
-) -> Result<Vec<RecordBatch>, SinkError> {
+pub async fn read_file(lake: &Lake, file: &LakeFile, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, SinkError> {
     let location = file.meta.location.clone();
     let bytes = lake
         .store
@@ -123,31 +91,20 @@ pub async fn read_file(
         .bytes()
         .await
         .map_err(|source| lake.store_error("GET", &location, source))?;
-    let columns: Option<Vec<String>> =
-        columns.map(|names| names.iter().map(|name| name.to_string()).collect());
+    let columns: Option<Vec<String>> = columns.map(|names| names.iter().map(|name| name.to_string()).collect());
     let decoded = tokio::task::spawn_blocking(move || decode(bytes, columns.as_deref())).await?;
     decoded.map_err(|source| {
-        let source = object_store::Error::Generic {
-            store: "parquet",
-            source: Box::new(source),
-        };
+        let source = object_store::Error::Generic { store: "parquet", source: Box::new(source) };
         lake.store_error("READ", &file.meta.location, source)
     })
 }
 
-fn decode(
-    bytes: bytes::Bytes,
-    columns: Option<&[String]>,
-) -> Result<Vec<RecordBatch>, parquet::errors::ParquetError> {
+fn decode(bytes: bytes::Bytes, columns: Option<&[String]>) -> Result<Vec<RecordBatch>, parquet::errors::ParquetError> {
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
     if let Some(columns) = columns {
         let schema = builder.parquet_schema();
         let indices: Vec<usize> = (0..schema.num_columns())
-            .filter(|index| {
-                columns
-                    .iter()
-                    .any(|name| name == schema.column(*index).name())
-            })
+            .filter(|index| columns.iter().any(|name| name == schema.column(*index).name()))
             .collect();
         let mask = ProjectionMask::leaves(schema, indices);
         builder = builder.with_projection(mask);

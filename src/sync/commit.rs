@@ -42,7 +42,9 @@ pub enum CommitError {
     Sink(#[from] SinkError),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("the commit record {path} on the lake at {location} is invalid ({message}); move it away only if you know the run it belongs to never published")]
+    #[error(
+        "the commit record {path} on the lake at {location} is invalid ({message}); move it away only if you know the run it belongs to never published"
+    )]
     Invalid { path: String, location: String, message: String },
 }
 
@@ -155,19 +157,18 @@ async fn read_record(lake: &Lake, path: &Path) -> Result<CommitRecord, CommitErr
         return Err(CommitError::Invalid {
             path: path.to_string(),
             location: lake.location.clone(),
-            message: format!("format_version {} is newer than this copilot-lake supports; upgrade copilot-lake", record.format_version),
+            message: format!(
+                "format_version {} is newer than this copilot-lake supports; upgrade copilot-lake",
+                record.format_version
+            ),
         });
     }
     Ok(record)
 }
 
 async fn delete_prefix(lake: &Lake, prefix: &Path) -> Result<(), SinkError> {
-    let listed: Vec<object_store::ObjectMeta> = lake
-        .store
-        .list(Some(prefix))
-        .try_collect()
-        .await
-        .map_err(|source| lake.store_error("LIST", prefix, source))?;
+    let listed: Vec<object_store::ObjectMeta> =
+        lake.store.list(Some(prefix)).try_collect().await.map_err(|source| lake.store_error("LIST", prefix, source))?;
     let paths: Vec<Path> = listed.into_iter().map(|meta| meta.location).collect();
     delete_paths(lake, &paths).await
 }

@@ -168,7 +168,13 @@ fn holder_died(lease: &Lease) -> bool {
 }
 
 fn new_lease(run_id: &str, ttl: Duration) -> Lease {
-    Lease { run_id: run_id.to_owned(), host: host_name(), pid: std::process::id(), acquired_at: Utc::now(), expires_at: expiry(ttl) }
+    Lease {
+        run_id: run_id.to_owned(),
+        host: host_name(),
+        pid: std::process::id(),
+        acquired_at: Utc::now(),
+        expires_at: expiry(ttl),
+    }
 }
 
 async fn try_acquire(lake: &Lake, run_id: &str, ttl: Duration) -> Result<Attempt, LockError> {
@@ -290,7 +296,8 @@ mod tests {
         let dead = RunLock::acquire(&lake, "run-dead", Duration::from_millis(10), Duration::ZERO).await.expect("lock");
         tokio::time::sleep(Duration::from_millis(30)).await;
 
-        let live = RunLock::acquire(&lake, "run-live", Duration::from_secs(60), Duration::ZERO).await.expect("takeover");
+        let live =
+            RunLock::acquire(&lake, "run-live", Duration::from_secs(60), Duration::ZERO).await.expect("takeover");
         live.check().await.expect("held by run-live");
         assert!(matches!(dead.check().await, Err(LockError::Lost { .. })));
     }

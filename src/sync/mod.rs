@@ -31,9 +31,9 @@ use crate::privacy::{Privacy, RejectedRecord};
 use crate::sink::{self, Lake, LakeWriter, StagedFile};
 use commit::{CommitError, CommitRecord};
 use lock::{LockError, RunLock};
+pub use plan::{ConfigError, Scope, SyncPlan};
 use progress::Progress;
 use signals::StopFlag;
-pub use plan::{ConfigError, Scope, SyncPlan};
 use state::{LakeState, StateError};
 use summary::{FailedUser, RunSummary, UserCounts};
 
@@ -116,10 +116,10 @@ pub async fn run(plan: SyncPlan, stop: StopFlag) -> Result<RunSummary, SyncError
         plan.max_requests_per_second,
         plan.retry.clone(),
     ));
-    client.check_permissions(plan.scope.user_listing()).await.map_err(|source| SyncError::Graph {
-        context: "cannot start the run with this credential".into(),
-        source,
-    })?;
+    client
+        .check_permissions(plan.scope.user_listing())
+        .await
+        .map_err(|source| SyncError::Graph { context: "cannot start the run with this credential".into(), source })?;
 
     if plan.dry_run {
         let user_ids = resolve_users(&client, &plan.scope).await?;
@@ -238,10 +238,8 @@ fn plan_windows(plan: &SyncPlan, state: &LakeState, user_ids: &[String]) -> Vec<
                 .since
                 .or_else(|| state.users.get(user_id).map(|cursor| cursor.cursor - lookback))
                 .unwrap_or(plan.until - initial);
-            (start < plan.until).then(|| UserWindow {
-                user_id: user_id.clone(),
-                window: Window { start, end: plan.until },
-            })
+            (start < plan.until)
+                .then(|| UserWindow { user_id: user_id.clone(), window: Window { start, end: plan.until } })
         })
         .collect()
 }
@@ -367,11 +365,7 @@ impl RunState {
 
     /// Folds one user's result in. Returns an error that must stop the whole run (bad
     /// credentials or a request Graph rejects for every user).
-    async fn record(
-        &mut self,
-        writer: &mut LakeWriter,
-        result: UserResult,
-    ) -> Result<Option<SyncError>, SyncError> {
+    async fn record(&mut self, writer: &mut LakeWriter, result: UserResult) -> Result<Option<SyncError>, SyncError> {
         let UserResult { user_id, window, history } = result;
         self.window_start = Some(self.window_start.map_or(window.start, |s| s.min(window.start)));
         let history = match history {
@@ -408,7 +402,13 @@ impl RunState {
         self.duplicates += history.duplicates;
         self.rejected += history.rejections.len() as u64;
         for rejection in &history.rejections {
-            tracing::warn!(user_id, page = rejection.page, field = rejection.field, reason = rejection.reason, "record rejected");
+            tracing::warn!(
+                user_id,
+                page = rejection.page,
+                field = rejection.field,
+                reason = rejection.reason,
+                "record rejected"
+            );
             self.rejections.push(self.privacy.rejected(&user_id, rejection));
         }
         self.cursors.insert(user_id, window.end);

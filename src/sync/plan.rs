@@ -178,11 +178,7 @@ fn is_loopback(url: &Url) -> bool {
 /// Picks the credential, the first that is configured: --access-token-file, --client-certificate,
 /// a client secret (--client-secret-file or COPILOT_LAKE_CLIENT_SECRET), then a federated token
 /// file (--federated-token-file or AZURE_FEDERATED_TOKEN_FILE).
-fn credential(
-    args: &SyncArgs,
-    authority: Url,
-    secret_from_env: Option<String>,
-) -> Result<Credential, ConfigError> {
+fn credential(args: &SyncArgs, authority: Url, secret_from_env: Option<String>) -> Result<Credential, ConfigError> {
     if let Some(path) = &args.access_token_file {
         return Ok(Credential::TokenFile(path.clone()));
     }
@@ -241,9 +237,8 @@ fn concurrency(flag: Option<usize>, max_requests_per_second: f64) -> Result<usiz
 }
 
 fn read_secret_file(path: &PathBuf) -> Result<Secret, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        invalid(format!("cannot read --client-secret-file {}: {error}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| invalid(format!("cannot read --client-secret-file {}: {error}", path.display())))?;
     let secret = text.trim();
     if secret.is_empty() {
         return Err(invalid(format!("--client-secret-file {} is empty", path.display())));
@@ -254,9 +249,8 @@ fn read_secret_file(path: &PathBuf) -> Result<Secret, ConfigError> {
 fn scope(args: &SyncArgs) -> Result<Scope, ConfigError> {
     let mut users = args.users.clone();
     if let Some(path) = &args.users_file {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            invalid(format!("cannot read --users-file {}: {error}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| invalid(format!("cannot read --users-file {}: {error}", path.display())))?;
         let listed = parse_users_file(&text);
         if listed.is_empty() {
             return Err(invalid(format!("--users-file {} lists no users", path.display())));
@@ -296,9 +290,7 @@ pub fn parse_time(flag: &str, text: &str) -> Result<DateTime<Utc>, ConfigError> 
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
     }
-    Err(invalid(format!(
-        "invalid {flag} '{text}': use RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01), in UTC"
-    )))
+    Err(invalid(format!("invalid {flag} '{text}': use RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01), in UTC")))
 }
 
 pub fn parse_duration(flag: &str, text: &str) -> Result<Duration, ConfigError> {
@@ -324,9 +316,7 @@ pub fn parse_size(flag: &str, text: &str) -> Result<usize, ConfigError> {
     let value = number.parse::<u64>().ok().and_then(|n| n.checked_mul(multiplier));
     match value.and_then(|bytes| usize::try_from(bytes).ok()) {
         Some(bytes) if bytes >= 1024 => Ok(bytes),
-        _ => Err(invalid(format!(
-            "invalid {flag} '{text}': use a size of at least 1KiB, such as 128MiB or 64MB"
-        ))),
+        _ => Err(invalid(format!("invalid {flag} '{text}': use a size of at least 1KiB, such as 128MiB or 64MB"))),
     }
 }
 

@@ -31,7 +31,9 @@ pub struct UserCursor {
 pub enum StateError {
     #[error("cannot {operation} {path} on the lake at {location}: {source}")]
     Store { operation: &'static str, path: String, location: String, source: object_store::Error },
-    #[error("{path} on the lake at {location} is not valid state JSON: {message}; restore it from a backup or move it away to start over")]
+    #[error(
+        "{path} on the lake at {location} is not valid state JSON: {message}; restore it from a backup or move it away to start over"
+    )]
     Invalid { path: String, location: String, message: String },
 }
 
@@ -56,11 +58,8 @@ impl LakeState {
             }
             Err(error) => return Err(read_error(error)),
         };
-        let invalid = |message: String| StateError::Invalid {
-            path: path.to_string(),
-            location: lake.location.clone(),
-            message,
-        };
+        let invalid =
+            |message: String| StateError::Invalid { path: path.to_string(), location: lake.location.clone(), message };
         let state: LakeState = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
         if state.format_version > STATE_FORMAT_VERSION {
             return Err(invalid(format!(
@@ -85,8 +84,11 @@ pub async fn put_json<T: Serialize>(lake: &Lake, relative: &str, value: &T) -> R
         location: lake.location.clone(),
         message: error.to_string(),
     })?;
-    lake.store.put(&path, PutPayload::from(Bytes::from(json))).await.map_err(|source| {
-        StateError::Store { operation: "write", path: path.to_string(), location: lake.location.clone(), source }
+    lake.store.put(&path, PutPayload::from(Bytes::from(json))).await.map_err(|source| StateError::Store {
+        operation: "write",
+        path: path.to_string(),
+        location: lake.location.clone(),
+        source,
     })?;
     Ok(())
 }

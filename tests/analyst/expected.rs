@@ -26,10 +26,7 @@ pub fn demo_records() -> Vec<Served> {
             dataset
                 .records_in_window(&user.id, options.start, options.end)
                 .into_iter()
-                .map(|record| Served {
-                    user_id: user.id.clone(),
-                    json: record.json.clone(),
-                })
+                .map(|record| Served { user_id: user.id.clone(), json: record.json.clone() })
                 .collect::<Vec<_>>()
         })
         .collect()
@@ -41,9 +38,7 @@ fn text<'a>(json: &'a Value, pointer: &str) -> Option<&'a str> {
 
 fn created(json: &Value) -> DateTime<Utc> {
     let text = text(json, "/createdDateTime").expect("createdDateTime");
-    DateTime::parse_from_rfc3339(text)
-        .expect("RFC 3339")
-        .to_utc()
+    DateTime::parse_from_rfc3339(text).expect("RFC 3339").to_utc()
 }
 
 fn date(json: &Value) -> NaiveDate {
@@ -53,11 +48,7 @@ fn date(json: &Value) -> NaiveDate {
 /// Returns the app: the appClass suffix, with the two spellings of PowerPoint merged.
 fn app(json: &Value) -> Option<String> {
     let suffix = text(json, "/appClass")?.strip_prefix(APP_CLASS_PREFIX)?;
-    Some(if suffix.eq_ignore_ascii_case("powerpoint") {
-        "PowerPoint".into()
-    } else {
-        suffix.into()
-    })
+    Some(if suffix.eq_ignore_ascii_case("powerpoint") { "PowerPoint".into() } else { suffix.into() })
 }
 
 fn is_own_prompt(record: &Served) -> bool {
@@ -71,18 +62,12 @@ fn is_own_prompt(record: &Served) -> bool {
 pub fn body_text(json: &Value) -> Option<String> {
     let content = text(json, "/body/content")?;
     let text = if text(json, "/body/contentType") == Some("html") {
-        match content
-            .strip_prefix("<attachment id=\"")
-            .and_then(|rest| rest.strip_suffix("\"></attachment>"))
-        {
+        match content.strip_prefix("<attachment id=\"").and_then(|rest| rest.strip_suffix("\"></attachment>")) {
             Some(attachment_id) => card_text(json, attachment_id),
             None => without_mention_tags(content),
         }
     } else {
-        let end = ["<attachment", "&lt;attachment"]
-            .iter()
-            .filter_map(|marker| content.find(marker))
-            .min();
+        let end = ["<attachment", "&lt;attachment"].iter().filter_map(|marker| content.find(marker)).min();
         content[..end.unwrap_or(content.len())].to_owned()
     };
     let trimmed = text.trim();
@@ -91,23 +76,15 @@ pub fn body_text(json: &Value) -> Option<String> {
 
 fn card_text(json: &Value, attachment_id: &str) -> String {
     let attachments = json["attachments"].as_array().expect("attachments");
-    let attachment = attachments
-        .iter()
-        .find(|a| a["attachmentId"] == attachment_id)
-        .expect("the marker's attachment");
-    let card: Value =
-        serde_json::from_str(attachment["content"].as_str().expect("card")).expect("card JSON");
+    let attachment = attachments.iter().find(|a| a["attachmentId"] == attachment_id).expect("the marker's attachment");
+    let card: Value = serde_json::from_str(attachment["content"].as_str().expect("card")).expect("card JSON");
     let mut lines = Vec::new();
     for element in card["body"].as_array().expect("card body") {
         match element["type"].as_str() {
             Some("TextBlock") => lines.push(element["text"].as_str().expect("text").to_owned()),
             Some("RichTextBlock") => {
                 let runs = element["inlines"].as_array().expect("inlines");
-                lines.push(
-                    runs.iter()
-                        .map(|run| run["text"].as_str().expect("run text"))
-                        .collect(),
-                );
+                lines.push(runs.iter().map(|run| run["text"].as_str().expect("run text")).collect());
             }
             other => panic!("the simulator's cards hold no {other:?}"),
         }
@@ -183,30 +160,20 @@ pub fn prompts_per_user(records: &[Served]) -> Vec<Value> {
     for record in records.iter().filter(|record| is_own_prompt(record)) {
         let user = users.entry(&record.user_id).or_default();
         user.prompts += 1;
-        user.sessions
-            .insert(text(&record.json, "/sessionId").expect("sessionId"));
+        user.sessions.insert(text(&record.json, "/sessionId").expect("sessionId"));
         user.days.insert(date(&record.json));
     }
     users
         .into_iter()
-        .map(
-            |(
-                user_id,
-                UserPrompts {
-                    prompts,
-                    sessions,
-                    days,
-                },
-            )| {
-                json!({
-                    "user_id": user_id,
-                    "prompts": prompts,
-                    "sessions": sessions.len(),
-                    "first_day": days.first().map(NaiveDate::to_string),
-                    "last_day": days.last().map(NaiveDate::to_string),
-                })
-            },
-        )
+        .map(|(user_id, UserPrompts { prompts, sessions, days })| {
+            json!({
+                "user_id": user_id,
+                "prompts": prompts,
+                "sessions": sessions.len(),
+                "first_day": days.first().map(NaiveDate::to_string),
+                "last_day": days.last().map(NaiveDate::to_string),
+            })
+        })
         .collect()
 }
 
@@ -222,30 +189,18 @@ pub fn pairs(records: &[Served]) -> Vec<Pair<'_>> {
     let mut sessions: BTreeMap<(&str, &str), Vec<&Value>> = BTreeMap::new();
     for record in records {
         let session = text(&record.json, "/sessionId").expect("sessionId");
-        sessions
-            .entry((&record.user_id, session))
-            .or_default()
-            .push(&record.json);
+        sessions.entry((&record.user_id, session)).or_default().push(&record.json);
     }
     let mut pairs = Vec::new();
     for ((user_id, _), mut history) in sessions {
-        history.sort_by_key(|json| {
-            (
-                created(json),
-                text(json, "/id").unwrap_or_default().to_owned(),
-            )
-        });
+        history.sort_by_key(|json| (created(json), text(json, "/id").unwrap_or_default().to_owned()));
         let mut prompt = None;
         for json in history {
             match text(json, "/interactionType") {
                 Some("userPrompt") => prompt = Some(json),
                 Some("aiResponse") if text(json, "/body/content") != Some(WARM_UP_BODY) => {
                     if let Some(prompt) = prompt {
-                        pairs.push(Pair {
-                            user_id,
-                            prompt,
-                            response: json,
-                        });
+                        pairs.push(Pair { user_id, prompt, response: json });
                     }
                 }
                 _ => {}
@@ -275,14 +230,8 @@ pub fn prompt_response_pairs(records: &[Served]) -> Vec<Value> {
 pub fn meeting_responses(records: &[Served]) -> Vec<Value> {
     let mut rows = Vec::new();
     for pair in pairs(records) {
-        let contexts = pair.prompt["contexts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for context in contexts
-            .iter()
-            .filter(|context| context["contextType"] == "TeamsMeeting")
-        {
+        let contexts = pair.prompt["contexts"].as_array().cloned().unwrap_or_default();
+        for context in contexts.iter().filter(|context| context["contextType"] == "TeamsMeeting") {
             rows.push(json!({
                 "user_id": pair.user_id,
                 "response_id": pair.response["id"],

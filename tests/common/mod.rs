@@ -20,16 +20,9 @@ pub const SECRET: &str = "integration-test-secret";
 
 /// Starts the simulator on a free loopback port, accepting only `SECRET`.
 pub async fn start_simulator(dataset: Dataset) -> RunningSimulator {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback port");
-    let options = ServerOptions {
-        client_secret: Some(SECRET.into()),
-        ..ServerOptions::default()
-    };
-    server::start(Arc::new(dataset), options, listener)
-        .await
-        .expect("simulator starts")
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
+    let options = ServerOptions { client_secret: Some(SECRET.into()), ..ServerOptions::default() };
+    server::start(Arc::new(dataset), options, listener).await.expect("simulator starts")
 }
 
 /// Runs the release binary with `args` and the test secret in its environment.
@@ -73,12 +66,7 @@ pub fn stderr(output: &Output) -> String {
 }
 
 pub fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstderr:\n{}",
-        output.status.code(),
-        stderr(output)
-    );
+    assert!(output.status.success(), "exit {:?}\nstderr:\n{}", output.status.code(), stderr(output));
 }
 
 /// Every Parquet file under `<lake>/<table>/`, sorted.
@@ -114,21 +102,17 @@ pub fn read_table(lake: &Path, table: &str) -> Vec<Map<String, Value>> {
             .and_then(|name| name.strip_prefix("date="))
             .expect("file in a date= folder")
             .to_owned();
-        let reader =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).expect("open"))
-                .expect("parquet footer")
-                .build()
-                .expect("reader");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).expect("open"))
+            .expect("parquet footer")
+            .build()
+            .expect("reader");
         for batch in reader {
             let batch = batch.expect("batch");
             let schema = batch.schema();
             for row in 0..batch.num_rows() {
                 let mut object = Map::new();
                 for (index, field) in schema.fields().iter().enumerate() {
-                    object.insert(
-                        field.name().clone(),
-                        cell(batch.column(index).as_ref(), row),
-                    );
+                    object.insert(field.name().clone(), cell(batch.column(index).as_ref(), row));
                 }
                 object.insert("date".into(), Value::String(date.clone()));
                 rows.push(object);
@@ -157,22 +141,12 @@ fn cell(array: &dyn Array, row: usize) -> Value {
 /// Row counts per table that a correct sync of `records` produces: one interaction row per
 /// record and one child row per non-null list element.
 pub fn expected_counts<'a>(records: impl IntoIterator<Item = &'a Value>) -> BTreeMap<String, u64> {
-    let mut counts: BTreeMap<String, u64> = [
-        "interactions",
-        "contexts",
-        "attachments",
-        "links",
-        "mentions",
-    ]
-    .iter()
-    .map(|t| (t.to_string(), 0))
-    .collect();
+    let mut counts: BTreeMap<String, u64> =
+        ["interactions", "contexts", "attachments", "links", "mentions"].iter().map(|t| (t.to_string(), 0)).collect();
     for record in records {
         *counts.get_mut("interactions").expect("table") += 1;
         for table in ["contexts", "attachments", "links", "mentions"] {
-            let present = record[table]
-                .as_array()
-                .map_or(0, |list| list.iter().filter(|v| !v.is_null()).count());
+            let present = record[table].as_array().map_or(0, |list| list.iter().filter(|v| !v.is_null()).count());
             *counts.get_mut(table).expect("table") += present as u64;
         }
     }
@@ -190,12 +164,9 @@ pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
         .chain([venv, PathBuf::from("python3")])
         .collect();
     let import = format!("import {}", modules.join(", "));
-    let found = candidates.into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", &import])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    });
+    let found = candidates
+        .into_iter()
+        .find(|python| Command::new(python).args(["-c", &import]).output().is_ok_and(|output| output.status.success()));
     if found.is_none() {
         let names = modules.join(", ");
         assert!(
