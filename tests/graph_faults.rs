@@ -182,22 +182,23 @@ async fn page_shift_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn short_lived_tokens_are_renewed() {
-    let (dataset, options) = tenant(6, 320);
+    let (dataset, options) = tenant(16, 320);
     let server = ServerOptions {
         client_secret: Some(common::SECRET.into()),
-        token_ttl: Duration::from_secs(2),
-        faults: FaultOptions { latency: Duration::from_millis(250), ..FaultOptions::default() },
+        token_ttl: Duration::from_secs(3),
+        faults: FaultOptions { latency: Duration::from_millis(100), ..FaultOptions::default() },
         ..ServerOptions::default()
     };
     let simulator = start(dataset.clone(), server).await;
     let lake = tempfile::tempdir().expect("tempdir");
-    // One user at a time, four pages each with 250 ms latency: about 6 s, three lifetimes. A
-    // token used past its lifetime would get 401, and its retry would show in the summary.
+    // One user at a time, four pages each with 100 ms latency: over 6 s, two lifetimes. A token
+    // used past its lifetime would get 401, and its retry would show in the summary. Renewal at
+    // 80% of the lifetime leaves 0.5 s between the last use of a token and its expiry.
     let output = sync(&simulator, lake.path(), &options, &["--concurrency", "1"]).await;
     common::assert_success(&output);
     assert_lake_matches(lake.path(), &dataset, &options, &licensed(&dataset));
     let summary = summary(lake.path());
-    assert!(summary["duration_seconds"].as_f64().expect("duration") > 4.0, "{summary}");
+    assert!(summary["duration_seconds"].as_f64().expect("duration") > 6.0, "{summary}");
     assert_eq!(retries(&summary), 0, "renewed ahead of expiry, never rejected: {summary}");
     simulator.shutdown().await;
 }
