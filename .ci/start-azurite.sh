@@ -46,7 +46,7 @@ url="http://127.0.0.1:$port"
 # --disableTelemetry: otherwise Azurite sends usage data to Application Insights.
 start_detached "$pid_file" "$log" "$azurite" --blobHost 127.0.0.1 --blobPort "$port" \
     --location "$dir/data" --loose --skipApiVersionCheck --disableTelemetry
-wait_for_port "$port" "$log"
+wait_for_port "$port" "$log" "$pid_file"
 
 # Creates the container with a Shared Key signed request (Azure Storage REST API, "Create
 # Container"); 409 means it exists from an earlier start.

@@ -53,8 +53,8 @@ s3_port=$(sed -n 's/^api_bind_addr = "127.0.0.1:\([0-9]*\)"/\1/p' "$config")
 rpc_port=$(sed -n 's/^rpc_bind_addr = "127.0.0.1:\([0-9]*\)"/\1/p' "$config")
 
 start_detached "$pid_file" "$log" "$garage" -c "$config" server
-wait_for_port "$rpc_port" "$log"
-wait_for_port "$s3_port" "$log"
+wait_for_port "$rpc_port" "$log" "$pid_file"
+wait_for_port "$s3_port" "$log" "$pid_file"
 
 # The layout, bucket and key are made once per DIR; a restart keeps them.
 if [ ! -f "$dir/env" ]; then
