@@ -7,10 +7,11 @@ Usage: duckdb_flatten.py PAGES_DIR OUT_DIR THREADS
 PAGES_DIR has the layout `user_id=<id>/page-NNNNN.json` that
 `cargo bench --bench pipeline -- save-pages` writes. Prints one JSON line with the rows per table.
 
-What it does not do that copilot-lake does: derive body_text from HTML and Adaptive Cards (here
-a regular expression strips tags), map appClass to an app name, keep ordinals of null list
-elements' neighbours stable (here nulls are dropped after numbering, which is the same), check
-keys already in the lake, stage and commit.
+What copilot-lake does and this script does not:
+- derive body_text from HTML and Adaptive Cards (here a regular expression strips the tags);
+- map appClass to an app name;
+- skip keys already in the lake, stage the files and commit them.
+Ordinals match: both number list elements from 0 before dropping null elements.
 """
 
 import json

@@ -7,8 +7,8 @@
 //! cargo bench --bench pipeline -- rate      # CPU share of `sync` at 25 requests/s
 //! ```
 //!
-//! Each measured run is a fresh child process (this binary again), so its peak RSS is its own;
-//! the parent prints every run and the median, with the load average when the run started.
+//! Each measured run is a fresh child process (this binary again), so its peak RSS is its own.
+//! The parent prints every run and the median, with the load average when the run started.
 //! Data and lakes go under `target/bench-pipeline/`. docs/benchmarks.md records the results.
 
 mod lean_server;
@@ -73,17 +73,7 @@ enum BenchCommand {
         per_user: usize,
     },
     /// `sync` of a backfill spread over many dates, served by a lean generator: peak RSS.
-    Memory {
-        #[arg(long, default_value_t = 5_000_000)]
-        interactions: usize,
-        #[arg(long, default_value_t = 2_000)]
-        users: usize,
-        #[arg(long, default_value_t = 730)]
-        days: i64,
-        /// Users read at the same time; 38 is what `sync` picks at Graph's 25 requests/s.
-        #[arg(long, default_value_t = 38)]
-        concurrency: usize,
-    },
+    Memory(MemoryArgs),
     /// `sync` against the simulator at a request budget: CPU time as a share of one core.
     Rate {
         #[arg(long, default_value_t = 25.0)]
@@ -105,6 +95,23 @@ enum BenchCommand {
     /// One measured run, started by the parent.
     #[command(subcommand, hide = true)]
     Child(ChildCommand),
+}
+
+#[derive(clap::Args, Clone, Copy)]
+struct MemoryArgs {
+    #[arg(long, default_value_t = 5_000_000)]
+    interactions: usize,
+    #[arg(long, default_value_t = 2_000)]
+    users: usize,
+    #[arg(long, default_value_t = 730)]
+    days: i64,
+    /// Users read at the same time; 38 is what `sync` picks at Graph's 25 requests/s.
+    #[arg(long, default_value_t = 38)]
+    concurrency: usize,
+    /// The sync's request budget. Without a limit the readers outrun the writer, so every user
+    /// in flight keeps its whole window in memory, which is the worst case.
+    #[arg(long, default_value_t = 1_000_000.0)]
+    requests_per_second: f64,
 }
 
 #[derive(Subcommand)]
@@ -135,9 +142,7 @@ fn main() -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Offline { users, per_user } => bench_offline(&work, args.runs, users, per_user),
         BenchCommand::E2e { users, per_user } => bench_e2e(&work, args.runs, users, per_user),
-        BenchCommand::Memory { interactions, users, days, concurrency } => {
-            bench_memory(&work, args.runs, interactions, users, days, concurrency)
-        }
+        BenchCommand::Memory(memory) => bench_memory(&work, args.runs, &memory),
         BenchCommand::Rate { requests_per_second, users, per_user } => {
             bench_rate(&work, args.runs, requests_per_second, users, per_user)
         }
@@ -211,14 +216,8 @@ fn bench_rate(work: &Path, runs: usize, rate: f64, users: usize, per_user: usize
     Ok(())
 }
 
-fn bench_memory(
-    work: &Path,
-    runs: usize,
-    interactions: usize,
-    users: usize,
-    days: i64,
-    concurrency: usize,
-) -> anyhow::Result<()> {
+fn bench_memory(work: &Path, runs: usize, memory: &MemoryArgs) -> anyhow::Result<()> {
+    let MemoryArgs { interactions, users, days, concurrency, requests_per_second } = *memory;
     let per_user = interactions.div_ceil(users);
     let addr = free_loopback_addr()?;
     let mut server = self_command();
@@ -247,7 +246,7 @@ fn bench_memory(
             "--until",
             &until,
             "--max-requests-per-second",
-            "1000000",
+            &requests_per_second.to_string(),
             "--no-progress",
         ]);
         command.args(["--concurrency", &concurrency.to_string()]);

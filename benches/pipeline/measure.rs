@@ -1,6 +1,7 @@
 //! Process measurements read from /proc (no unsafe code, so no getrusage): CPU time, peak RSS and
 //! the load average, and the median of repeated runs.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -8,11 +9,19 @@ use serde::{Deserialize, Serialize};
 /// The line prefix a child process puts before its JSON result on stdout.
 pub const RESULT_PREFIX: &str = "BENCH-RESULT ";
 
-/// Linux reports `utime` and `stime` in /proc in USER_HZ ticks, 100 a second on every
-/// architecture the kernel exports to user space (`sysconf(_SC_CLK_TCK)`).
-const TICKS_PER_SECOND: f64 = 100.0;
+/// Returns the rate of the ticks in which /proc reports `utime` and `stime` (USER_HZ), from
+/// `getconf CLK_TCK` because `sysconf` needs unsafe code; 100, Linux's value on x86-64 and
+/// arm64, when getconf fails.
+fn ticks_per_second() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let output = std::process::Command::new("getconf").arg("CLK_TCK").output().ok();
+        let text = output.map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+        text.and_then(|text| text.parse().ok()).filter(|ticks: &f64| *ticks > 0.0).unwrap_or(100.0)
+    })
+}
 
-/// What one measured run reports.
+/// The measurements of one run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunResult {
     pub wall_seconds: f64,
@@ -21,7 +30,7 @@ pub struct RunResult {
     /// VmHWM: the process's peak resident set size.
     pub peak_rss_mib: f64,
     pub interactions: u64,
-    /// Bytes of Graph page JSON read, where the run knows them.
+    /// Bytes of Graph page JSON read; 0 where the run does not count them.
     pub json_bytes: u64,
     pub files: u64,
 }
@@ -77,7 +86,7 @@ pub fn cpu_seconds() -> f64 {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
     // After the name, field 3 (state) has index 0, so utime (14) and stime (15) are 11 and 12.
-    (ticks(11) + ticks(12)) / TICKS_PER_SECOND
+    (ticks(11) + ticks(12)) / ticks_per_second()
 }
 
 /// VmHWM of this process in MiB.
@@ -90,7 +99,7 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// The 1-minute load average.
+/// Returns the 1-minute load average.
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()

@@ -179,7 +179,7 @@ fn template(record: &Value) -> Option<Template> {
     (slots.len() == SLOTS.len()).then_some(Template { literals, slots })
 }
 
-/// The splitmix64 finalizer: a cheap, well-mixed hash for deterministic choices.
+/// Hashes `x` with the splitmix64 finalizer: cheap and well mixed, for deterministic choices.
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

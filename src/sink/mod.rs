@@ -26,8 +26,9 @@ pub struct WriteOptions {
     pub codec: Codec,
     /// A partition's buffer is written out as a file once it holds about this many bytes.
     pub target_file_size: usize,
-    /// The most memory the Arrow builders of all partitions may hold (capacity included); past
-    /// it the largest partitions are written until the buffers are under it again.
+    /// The maximum memory the Arrow builders of all partitions may allocate, spare capacity
+    /// included. Past it, the largest partitions are written until less than three quarters of
+    /// it is left.
     pub buffer_budget: usize,
 }
 
@@ -174,7 +175,7 @@ impl LakeWriter {
 }
 
 /// Files encoded at the same time: one per core, because encoding (sort, dictionary, zstd) is
-/// CPU-bound. Each holds a sorted copy of its batch while it encodes.
+/// CPU-bound. Each keeps a sorted copy of its batch in memory while it encodes.
 fn encode_parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
