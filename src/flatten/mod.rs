@@ -77,10 +77,10 @@ impl Flattener {
     }
 
     fn push_interaction(&mut self, key: &Key, record: &Interaction) {
-        let from = record.from.as_ref();
-        let user = from.and_then(|from| from.user.as_ref());
-        let application = from.and_then(|from| from.application.as_ref());
-        let device = from.and_then(|from| from.device.as_ref());
+        let from = record.from.as_deref();
+        let user = from.and_then(|from| from.user.as_deref());
+        let application = from.and_then(|from| from.application.as_deref());
+        let device = from.and_then(|from| from.device.as_deref());
         let body = record.body.as_ref();
         let body_text = match &record.body_text_override {
             Some(text) => text.clone(),
@@ -145,11 +145,11 @@ impl Flattener {
     }
 
     fn push_mention(&mut self, key: &Key, ordinal: i32, mention: &Mention) {
-        let mentioned = mention.mentioned.as_ref();
-        let user = mentioned.and_then(|m| m.user.as_ref());
-        let application = mentioned.and_then(|m| m.application.as_ref());
-        let conversation = mentioned.and_then(|m| m.conversation.as_ref());
-        let tag = mentioned.and_then(|m| m.tag.as_ref());
+        let mentioned = mention.mentioned.as_deref();
+        let user = mentioned.and_then(|m| m.user.as_deref());
+        let application = mentioned.and_then(|m| m.application.as_deref());
+        let conversation = mentioned.and_then(|m| m.conversation.as_deref());
+        let tag = mentioned.and_then(|m| m.tag.as_deref());
 
         let row = self.builder(Table::Mentions);
         key.append(row);

@@ -1,6 +1,7 @@
 //! Reading one user's interaction history for a time window, every page to the end.
 
 use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use serde_json::value::RawValue;
@@ -139,7 +140,7 @@ pub async fn read_history(
         for record in page.records {
             match record {
                 Ok(record) => {
-                    if seen.insert((record.session_id.clone(), record.id.clone())) {
+                    if seen.insert(record_key(&record)) {
                         history.records.push(record);
                     } else {
                         history.duplicates += 1;
@@ -153,6 +154,18 @@ pub async fn read_history(
         }
     }
     Ok(history)
+}
+
+/// A record's key (`sessionId`, `id`) as two 64-bit hashes with different seeds. A window can
+/// hold many thousands of records, and a set of the key strings would take more memory than
+/// the ids in the records themselves.
+fn record_key(record: &Interaction) -> (u64, u64) {
+    let hash_with = |seed: u8| {
+        let mut hasher = DefaultHasher::new();
+        (seed, &record.session_id, &record.id).hash(&mut hasher);
+        hasher.finish()
+    };
+    (hash_with(1), hash_with(2))
 }
 
 /// Checks the `@odata.nextLink` of page `page` and returns it as the next request. A link that
@@ -197,8 +210,14 @@ fn shorten(text: &str) -> String {
 /// the field, but no value: a value can be prompt text.
 pub fn parse_page(body: &[u8], page: u32) -> Result<ParsedPage, BodyError> {
     let (body, repaired_surrogates) = repair_lone_surrogates(body);
-    let mut deserializer = serde_json::Deserializer::from_slice(&body);
-    let raw: RawPage = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| page_error(page, &error))?;
+    // As for records, the path is tracked only when the page fails, to name the field.
+    let raw: RawPage = match serde_json::from_slice(&body) {
+        Ok(raw) => raw,
+        Err(_) => {
+            let mut deserializer = serde_json::Deserializer::from_slice(&body);
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| page_error(page, &error))?
+        }
+    };
     let records = raw
         .value
         .into_iter()

@@ -16,6 +16,9 @@ const REPLACEMENT_ESCAPE: &[u8; 6] = b"\\ufffd";
 /// serde_json rejects the whole page. Decoders of UTF-16 do the same replacement. Escapes with
 /// invalid hex digits and bytes outside strings are left for the JSON parser to reject.
 pub fn repair_lone_surrogates(input: &[u8]) -> (Cow<'_, [u8]>, usize) {
+    if !may_hold_surrogate_escape(input) {
+        return (Cow::Borrowed(input), 0);
+    }
     let mut repaired: Option<Vec<u8>> = None;
     let mut count = 0;
     let mut in_string = false;
@@ -55,6 +58,14 @@ pub fn repair_lone_surrogates(input: &[u8]) -> (Cow<'_, [u8]>, usize) {
         Some(bytes) => (Cow::Owned(bytes), count),
         None => (Cow::Borrowed(input), 0),
     }
+}
+
+/// Tells whether `input` holds `\uD` or `\ud`, which every surrogate escape starts with. Most
+/// pages hold none, and the search (memchr's vectorized one) is several times faster than the
+/// byte-by-byte walk through the strings. A match may be no escape (`\\ud` is an escaped
+/// backslash), which only costs the walk.
+fn may_hold_surrogate_escape(input: &[u8]) -> bool {
+    memchr::memmem::find_iter(input, b"\\u").any(|at| matches!(input.get(at + 2), Some(b'd' | b'D')))
 }
 
 /// Returns the code unit of a `\uXXXX` escape starting at `at`, if one starts there.
