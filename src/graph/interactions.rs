@@ -156,7 +156,7 @@ pub async fn read_history(
     Ok(history)
 }
 
-/// A record's key (`sessionId`, `id`) as two 64-bit hashes with different seeds. A window can
+/// Hashes a record's key (`sessionId`, `id`) into two 64-bit hashes with different seeds. A window can
 /// hold many thousands of records, and a set of the key strings would take more memory than
 /// the ids in the records themselves.
 fn record_key(record: &Interaction) -> (u64, u64) {

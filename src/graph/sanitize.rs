@@ -60,10 +60,10 @@ pub fn repair_lone_surrogates(input: &[u8]) -> (Cow<'_, [u8]>, usize) {
     }
 }
 
-/// Tells whether `input` holds `\uD` or `\ud`, which every surrogate escape starts with. Most
-/// pages hold none, and the search (memchr's vectorized one) is several times faster than the
-/// byte-by-byte walk through the strings. A match may be no escape (`\\ud` is an escaped
-/// backslash), which only costs the walk.
+/// Tells whether `input` contains `\uD` or `\ud`, which every surrogate escape starts with.
+/// Most pages contain none, so memchr's vectorized search spares them the byte-by-byte walk
+/// through their strings. A match may be no escape (`\\ud` is an escaped backslash), which
+/// only costs the walk.
 fn may_hold_surrogate_escape(input: &[u8]) -> bool {
     memchr::memmem::find_iter(input, b"\\u").any(|at| matches!(input.get(at + 2), Some(b'd' | b'D')))
 }

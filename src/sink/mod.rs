@@ -6,6 +6,7 @@ pub mod layout;
 pub mod parquet;
 pub mod read;
 pub mod store;
+mod trim;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -163,6 +164,7 @@ impl LakeWriter {
             .await?;
         staged.sort_by(|a, b| a.path.cmp(&b.path));
         self.staged.extend(staged);
+        trim::release_freed_memory();
         Ok(())
     }
 

@@ -309,7 +309,7 @@ async fn read_users(
         .instrument(span)
     });
     // NOTE: each user in flight keeps its whole window as parsed records until its last page
-    // (about 2.8 KB per interaction on the simulator's records), so memory grows with
+    // (about 1.3 KB per interaction on the simulator's records), so memory grows with
     // --concurrency times the largest window, outside the writer's buffer budget.
     let mut results = reads.buffer_unordered(plan.concurrency);
     while let Some(result) = results.next().await {
