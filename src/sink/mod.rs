@@ -72,6 +72,7 @@ pub struct LakeWriter {
     landed: HashMap<NaiveDate, HashSet<KeyHash>>,
     /// Records skipped because an earlier run already landed their key.
     pub already_landed: u64,
+    trimmer: trim::Trimmer,
 }
 
 impl LakeWriter {
@@ -85,6 +86,7 @@ impl LakeWriter {
             next_file: 0,
             landed: HashMap::new(),
             already_landed: 0,
+            trimmer: trim::Trimmer::new(),
         }
     }
 
@@ -106,7 +108,10 @@ impl LakeWriter {
             }
             self.partitions.entry(date).or_default().push(user_id, record);
         }
-        self.flush_full().await
+        self.flush_full().await?;
+        // The caller drops the user's records next; a trim returns them at the next user.
+        self.trimmer.after_user();
+        Ok(())
     }
 
     /// Writes partitions that reached the target size, then the largest ones while the
@@ -145,6 +150,9 @@ impl LakeWriter {
     /// Writes the partitions of `dates` to staging, encoding up to [`encode_parallelism`]
     /// files at a time.
     async fn flush(&mut self, dates: Vec<NaiveDate>) -> Result<(), SinkError> {
+        if dates.is_empty() {
+            return Ok(());
+        }
         let mut files = Vec::new();
         for date in dates {
             let Some(mut flattener) = self.partitions.remove(&date) else {
@@ -164,7 +172,7 @@ impl LakeWriter {
             .await?;
         staged.sort_by(|a, b| a.path.cmp(&b.path));
         self.staged.extend(staged);
-        trim::release_freed_memory();
+        self.trimmer.after_flush();
         Ok(())
     }
 
