@@ -72,7 +72,6 @@ pub struct LakeWriter {
     landed: HashMap<NaiveDate, HashSet<KeyHash>>,
     /// Records skipped because an earlier run already landed their key.
     pub already_landed: u64,
-    trimmer: trim::Trimmer,
 }
 
 impl LakeWriter {
@@ -86,7 +85,6 @@ impl LakeWriter {
             next_file: 0,
             landed: HashMap::new(),
             already_landed: 0,
-            trimmer: trim::Trimmer::new(),
         }
     }
 
@@ -108,10 +106,7 @@ impl LakeWriter {
             }
             self.partitions.entry(date).or_default().push(user_id, record);
         }
-        self.flush_full().await?;
-        // The caller drops the user's records next; a trim returns them at the next user.
-        self.trimmer.after_user();
-        Ok(())
+        self.flush_full().await
     }
 
     /// Writes partitions that reached the target size, then the largest ones while the
@@ -172,7 +167,7 @@ impl LakeWriter {
             .await?;
         staged.sort_by(|a, b| a.path.cmp(&b.path));
         self.staged.extend(staged);
-        self.trimmer.after_flush();
+        trim::release_freed_memory();
         Ok(())
     }
 
