@@ -39,7 +39,10 @@ const INTERACTION_COLUMNS: &[(&str, &str)] = &[
     ("body_content", "/body/content"),
 ];
 
-const CHILD_COLUMNS: &[(&str, &str, &[(&str, &str)])] = &[
+/// A child table, the record's list field that feeds it, and its (column, JSON pointer) pairs.
+type ChildTable = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+const CHILD_COLUMNS: &[ChildTable] = &[
     (
         "contexts",
         "contexts",

@@ -58,7 +58,7 @@ impl LakeRoot {
     }
 
     /// The key relative to the lake root, or `None` for keys outside it.
-    pub fn relative<'a>(&self, path: &'a Path) -> Option<String> {
+    pub fn relative(&self, path: &Path) -> Option<String> {
         let parts: Vec<_> = path.prefix_match(&self.0)?.map(|part| part.as_ref().to_owned()).collect();
         Some(parts.join("/"))
     }

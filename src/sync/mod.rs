@@ -138,10 +138,10 @@ pub async fn run(plan: SyncPlan, stop: StopFlag) -> Result<RunSummary, SyncError
     // The aborted task drops its handle on the lock only once awaited.
     let _ = renewal.await;
     let lock = Arc::try_unwrap(lock).map(tokio::sync::Mutex::into_inner);
-    if let Ok(lock) = lock {
-        if let Err(error) = lock.release().await {
-            tracing::warn!(error = %error, "cannot release the lake's lock; the next run takes it over once it expires");
-        }
+    if let Ok(lock) = lock
+        && let Err(error) = lock.release().await
+    {
+        tracing::warn!(error = %error, "cannot release the lake's lock; the next run takes it over once it expires");
     }
     let summary = result?;
     tracing::info!(
